@@ -1,0 +1,11 @@
+"""The design space: 27-node octant template, `TrussGraph`, validity rules.
+
+See docs/design_space.md for the conventions (node order, natural coordinates, mirroring).
+"""
+
+from trussvae.design_space import octant
+from trussvae.design_space.truss_graph import DESIGN_SPACE_VERSION, TrussGraph, TrussGraphError
+from trussvae.design_space.validity import DEFAULT_RULES, RULES, ValidityRules
+
+__all__ = ["TrussGraph", "TrussGraphError", "ValidityRules", "DEFAULT_RULES", "RULES", "DESIGN_SPACE_VERSION",
+           "octant"]
