@@ -1,0 +1,67 @@
+"""`python homogenize.py`: data sets, single lattices, clear errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trussvae.fem import homogenize
+from trussvae.generation import elementary
+from trussvae.io import LatticeStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args, cwd):
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([sys.executable, str(ROOT / "homogenize.py"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_builds_labelled_dataset(tmp_path):
+    r = _run("n=40", "chunk_size=40", "scheduler=sync", f"out={tmp_path}/ds", "progress=false", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "40 unique valid lattices" in r.stdout
+    store = LatticeStore(tmp_path / "ds")
+    assert store.load_labels("linear")["ok"].all()
+
+
+def test_single_lattice_file(tmp_path):
+    frame = elementary("octet").to_frame(relative_density=0.1)
+    path = tmp_path / "octet.json"
+    frame.to_json(path)
+    r = _run(f"lattice={path}", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path / "run" / "homogenized.json").read_text())
+    np.testing.assert_allclose(res["stiffness_voigt"], homogenize(frame), rtol=1e-10)
+    assert res["properties"]["E11"] == pytest.approx(res["properties"]["E33"], rel=1e-8)
+    assert (tmp_path / "run" / "elastic_surface.png").stat().st_size > 1000
+    assert "E11=" in r.stdout
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not valid JSON"),
+    ('{"lattice_vectors": [[1,0,0],[0,1,0]], "nodes": [[0,0,0]], "struts": [[0,0]]}', "lattice_vectors"),
+    ('{"lattice_vectors": [[1,0,0],[0,1,0],[0,0,1]], "nodes": [[0,0,NaN]], "struts": [[0,0]], '
+     '"shifts": [[1,0,0]]}', "non-finite"),
+    ('{"lattice_vectors": [[1,0,0],[0,1,0],[0,0,1]], "nodes": [[0,0,0]], "struts": [[0,0]], '
+     '"shifts": [[1,0,0]], "radius": 0.05}', "direction"),
+    ('{"lattice_vectors": [[1,0,0],[0,1,0],[0,0,1]], "nodes": [[0,0,0]], "struts": [[0,0]], '
+     '"shifts": [[1,0,0]], "radius": 0}', "radius"),
+])
+def test_bad_lattice_files_fail_clearly(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    r = _run(f"lattice={path}", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert r.returncode != 0
+    assert message in r.stderr + r.stdout
+
+
+def test_config_typo_fails_clearly(tmp_path):
+    r = _run("nn=5", cwd=tmp_path)
+    assert r.returncode != 0
+    assert "nn" in r.stderr
