@@ -240,7 +240,7 @@ class TrussGraph:
     def from_json(cls, text_or_path: str | Path) -> "TrussGraph":
         """Parse JSON text, or read it from a path."""
         text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
+        if not text.lstrip().startswith(("{", "[")):
             path = Path(text_or_path)
             if not path.is_file():
                 raise TrussGraphError(f"truss graph: no such file {path}")

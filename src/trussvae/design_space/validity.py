@@ -6,7 +6,9 @@ Rules (codes are stable; the data-set builder counts rejections by code):
 ``bounds``        an active node leaves its DOF manifold: a fixed coordinate differs from the
                   template, or a free offset is outside the open interval (-0.5, 0.5)
 ``empty``         no strut at all
-``zero_length``   a strut shorter than ``rules.min_length``, or two active nodes coincide
+``zero_length``   a strut shorter than ``rules.min_length`` (with open offset bounds, two
+                  active nodes can only coincide if their template manifolds touch, which
+                  ``bounds`` already excludes)
 ``max_length``    a strut longer than ``rules.max_length`` (paper: sqrt(3)/2 cell sides)
 ``intersection``  two struts intersect or overlap anywhere except at a shared end node
                   (also: a node lying inside another strut, collinear overlapping struts)
@@ -168,8 +170,8 @@ def check(edges: np.ndarray, positions: np.ndarray, rules: ValidityRules = DEFAU
 
 
 def _bounds_violations(pos: np.ndarray, active: np.ndarray) -> str:
-    fixed_err = np.abs(pos - octant.TEMPLATE_POSITIONS) * ~octant.FREE_MASK
-    offset = np.abs(pos - 0.5) * octant.FREE_MASK
+    fixed_err = np.where(octant.FREE_MASK, 0.0, np.abs(pos - octant.TEMPLATE_POSITIONS))
+    offset = np.where(octant.FREE_MASK, np.abs(pos - 0.5), 0.0)
     bad_fixed = active & np.any(fixed_err > 1e-9, axis=1)
     bad_free = active & np.any(offset >= octant.OFFSET_BOUND, axis=1)
     if bad_fixed.any():

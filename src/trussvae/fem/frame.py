@@ -7,8 +7,9 @@ Layout (all arrays validated on construction):
 ``lattice_vectors``  (3, 3) float64, rows a1, a2, a3 in Cartesian coordinates (right-handed,
                      non-degenerate). Units are arbitrary; stiffness does not depend on scale
                      at fixed relative density.
-``nodes``            (N, 3) float64, fractional coordinates in [0, 1) (values are wrapped on
-                     construction); Cartesian position = ``nodes @ lattice_vectors``.
+``nodes``            (N, 3) float64, fractional coordinates in [0, 1) (nodes outside are wrapped
+                     into the cell on construction and the shifts of their struts adjusted, so
+                     the geometry is unchanged); Cartesian position = ``nodes @ lattice_vectors``.
 ``struts``           (E, 2) int64 node indices (i, j).
 ``shifts``           (E, 3) int64 periodic cell shifts: strut e runs from node i in the home cell
                      to node j in the cell translated by ``shifts[e]``, i.e. its Cartesian end
@@ -59,7 +60,7 @@ class PeriodicFrame:
     Parameters
     ----------
     lattice_vectors : (3, 3) array_like, rows a1, a2, a3 (Cartesian).
-    nodes : (N, 3) array_like, fractional coordinates (wrapped into [0, 1)).
+    nodes : (N, 3) array_like, fractional coordinates (wrapped into [0, 1), struts kept in place).
     struts : (E, 2) array_like of int, node indices.
     shifts : (E, 3) array_like of int, cell shift of the second end; ``None`` means all zero.
     radius : float or (E,) array_like, strut radius (> 0).
@@ -105,8 +106,7 @@ class PeriodicFrame:
         if not volume > 1e-12 * max(1.0, float(np.abs(lv).max()) ** 3):
             raise FrameError(f"lattice_vectors: cell must be right-handed and non-degenerate (det = {volume:.3g})")
         radius = self._check_radius(radius, len(struts))
-        nodes = np.mod(nodes, 1.0)
-        nodes[nodes >= 1.0] = 0.0  # mod can round up to exactly 1.0
+        nodes, shifts = _wrap_nodes(nodes, struts, shifts)
         object.__setattr__(self, "lattice_vectors", lv)
         object.__setattr__(self, "nodes", nodes)
         object.__setattr__(self, "struts", struts)
@@ -195,23 +195,21 @@ class PeriodicFrame:
         return PeriodicFrame(**fields)
 
     def translated(self, frac_offset) -> "PeriodicFrame":
-        """The same lattice with the cell origin moved by ``frac_offset`` (fractional)."""
-        moved = self.nodes + np.asarray(frac_offset, dtype=np.float64)
-        wrap = np.floor(moved).astype(np.int64)
-        shifts = self.shifts + wrap[self.struts[:, 1]] - wrap[self.struts[:, 0]]
-        return self.replace(nodes=moved - wrap, shifts=shifts)
+        """The same lattice with every node moved by ``frac_offset`` (fractional; wrapped into the cell)."""
+        return self.replace(nodes=self.nodes + np.asarray(frac_offset, dtype=np.float64))
 
     def node_degrees(self) -> np.ndarray:
         """(N,) number of strut ends at each node (a periodic self-strut counts twice)."""
         return np.bincount(self.struts.ravel(), minlength=self.n_nodes)
 
     # ------------------------------------------------------------------ topology
-    def periodic_connectivity(self) -> tuple[int, int]:
-        """(number of connected components of the quotient graph, periodic rank).
+    def periodic_connectivity(self):
+        """``(n_components, rank, index)`` of the periodic tessellation.
 
-        The periodic rank is the dimension (0..3) spanned by the cycle vectors of the
-        component containing node 0: 3 means load paths in all three directions. Isolated
-        nodes (degree 0) are ignored.
+        ``n_components``: connected components of the quotient graph. The periodic rank is the dimension (0..3) spanned by the cycle vectors of the
+        largest component: 3 means load paths in all three directions. ``index``: number of
+        interpenetrating copies its tessellation splits into (1 = one network). Isolated nodes
+        (degree 0) are ignored. See :func:`trussvae.fem.topology.periodic_rank_and_components`.
         """
         from trussvae.fem.topology import periodic_rank_and_components
 
@@ -265,7 +263,7 @@ class PeriodicFrame:
     def from_json(cls, text_or_path: str | Path) -> "PeriodicFrame":
         """Parse JSON text, or read it from a path."""
         text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
+        if not text.lstrip().startswith(("{", "[")):
             path = Path(text_or_path)
             if not path.is_file():
                 raise FrameError(f"periodic frame: no such file {path}")
@@ -279,6 +277,17 @@ class PeriodicFrame:
     def __repr__(self) -> str:
         r = f"{self.radius:.4g}" if np.ndim(self.radius) == 0 else "per-strut"
         return f"PeriodicFrame(n_nodes={self.n_nodes}, n_struts={self.n_struts}, radius={r})"
+
+
+def _wrap_nodes(nodes: np.ndarray, struts: np.ndarray, shifts: np.ndarray):
+    """Wrap fractional coordinates into [0, 1), adjusting strut shifts so no strut moves."""
+    wrap = np.floor(nodes)
+    frac = nodes - wrap
+    up = frac >= 1.0  # rounding of tiny negative coordinates
+    frac[up] = 0.0
+    wrap = wrap.astype(np.int64) + up
+    shifts = shifts + wrap[struts[:, 1]] - wrap[struts[:, 0]]
+    return frac, shifts
 
 
 def _segment_key(frame: PeriodicFrame, decimals: int) -> str:

@@ -13,13 +13,14 @@ def plot_elastic_surface(C: np.ndarray, ax=None, n_theta: int = 40, n_phi: int =
                          cmap: str = "viridis"):
     """Draw E(d) d over the unit sphere on a matplotlib 3D axis, coloured by E(d). Returns the axis."""
     import matplotlib.pyplot as plt
-    from matplotlib import cm, colors
+    import matplotlib
+    from matplotlib import colors
 
     pts, vals = elastic_surface(C, n_theta, n_phi)
     if ax is None:
         ax = plt.figure(figsize=(4, 4)).add_subplot(projection="3d")
     norm = colors.Normalize(vals.min(), vals.max() if vals.max() > vals.min() else vals.min() + 1e-12)
-    ax.plot_surface(pts[..., 0], pts[..., 1], pts[..., 2], facecolors=cm.get_cmap(cmap)(norm(vals)),
+    ax.plot_surface(pts[..., 0], pts[..., 1], pts[..., 2], facecolors=matplotlib.colormaps[cmap](norm(vals)),
                     rstride=1, cstride=1, linewidth=0, antialiased=False, shade=False)
     r = float(np.abs(pts).max())
     ax.set_xlim(-r, r)
