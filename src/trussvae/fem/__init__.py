@@ -1,0 +1,9 @@
+"""Periodic beam lattices and their finite-element homogenization.
+
+Conventions: see :mod:`trussvae.fem.elasticity`.
+"""
+
+from trussvae.fem.frame import FrameError, PeriodicFrame
+from trussvae.fem.linear import MechanismError, homogenize, homogenize_many
+
+__all__ = ["PeriodicFrame", "FrameError", "MechanismError", "homogenize", "homogenize_many"]
