@@ -124,3 +124,14 @@ def test_generator_config_validation():
         GeneratorConfig(seeds=("kagome",))
     cfg = GeneratorConfig.from_dict(GeneratorConfig().to_dict())
     assert cfg == GeneratorConfig()
+
+
+def test_fast_to_frame_equals_validated_construction(structures):
+    from trussvae.fem import PeriodicFrame
+
+    for g in structures[:100]:
+        f = g.to_frame(relative_density=0.15)
+        checked = PeriodicFrame(f.lattice_vectors, f.nodes, f.struts, f.shifts, f.radius)  # raises if malformed
+        np.testing.assert_array_equal(checked.nodes, f.nodes)
+        np.testing.assert_array_equal(checked.shifts, f.shifts)
+        assert checked.relative_density() == pytest.approx(0.15, rel=1e-12)

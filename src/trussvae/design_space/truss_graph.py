@@ -166,10 +166,17 @@ class TrussGraph:
         struts, shifts = octant.FULL_STRUT_NODES[full], octant.FULL_STRUT_SHIFTS[full]
         used, compact = np.unique(struts, return_inverse=True)
         nodes = octant.full_node_fractional(self.positions)[used]
-        frame = PeriodicFrame(np.eye(3), nodes, compact.reshape(-1, 2), shifts, radius if radius else 1e-2)
-        if radius is None and relative_density is not None:
-            frame = frame.with_relative_density(relative_density)
-        return frame
+        struts = compact.reshape(-1, 2)
+        if radius is None:
+            if relative_density is None or not 0 < relative_density < 1:
+                raise TrussGraphError(f"to_frame: relative_density must be in (0, 1), got {relative_density}")
+            vec = nodes[struts[:, 1]] + shifts - nodes[struts[:, 0]]
+            total = float(np.sqrt(np.einsum("ij,ij->i", vec, vec)).sum())
+            radius = float(np.sqrt(relative_density / (np.pi * total)))  # unit cell: volume 1
+        if not radius > 0:
+            raise TrussGraphError(f"to_frame: radius must be positive, got {radius}")
+        # mirrored template geometry is well-formed by construction (bounds checked above)
+        return PeriodicFrame._trusted(np.eye(3), nodes, struts, shifts, float(radius))
 
     def to_vae_input(self, features: str = "offsets") -> tuple[np.ndarray, np.ndarray]:
         """(adjacency_vector (351,) float32 0/1, node_features (27,) or (81,) float32). See module doc."""

@@ -131,6 +131,15 @@ class PeriodicFrame:
             raise FrameError(f"struts: duplicate strut {self.struts[e].tolist()} shift {self.shifts[e].tolist()} "
                              f"({int((counts > 1).sum())} duplicated)")
 
+    @classmethod
+    def _trusted(cls, lattice_vectors, nodes, struts, shifts, radius) -> "PeriodicFrame":
+        """Construct without validation, for arrays already known to be well-formed (internal)."""
+        frame = object.__new__(cls)
+        for name, value in (("lattice_vectors", lattice_vectors), ("nodes", nodes), ("struts", struts),
+                            ("shifts", shifts), ("radius", radius)):
+            object.__setattr__(frame, name, value)
+        return frame
+
     @staticmethod
     def _check_radius(radius, n_struts: int):
         r = np.asarray(radius, dtype=np.float64)
