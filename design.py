@@ -1,23 +1,91 @@
-"""Inverse design in the latent space (``python design.py target=auxetic``).
+"""Inverse design of truss metamaterials in the VAE's latent space, verified by FE.
 
-Not available in this version: latent-space inverse design arrives with issue #6. The script
-composes its configuration (so typos are reported) and then refuses with a clear message instead
-of pretending to design.
+    python design.py target=auxetic                      # minimise nu21 (default target)
+    python design.py target=stiff target.quantity=E33    # maximise E33
+    python design.py target=pentamode optimizer.n_steps=400
+    python design.py target=stiffness 'target.values={C1111: 0.03, C2222: 0.03}'
+    python design.py target=curve target.mode=softening  # needs a model trained on nonlinear labels
+    python design.py ckpt_path=outputs/train/<run>/checkpoints/best.ckpt
+
+Uses the most recent training run (outputs/train, multirun/train) unless told otherwise, and
+writes results.json, candidate JSON/STL files, figures and report.md into the run folder.
+Configuration: conf/design.yaml and conf/target/*.yaml.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
+from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("design")
+
+NO_MODEL = ("no trained model found (searched outputs/train and multirun/train for a run with metrics.json). "
+            "Build a labelled data set and train one first:\n"
+            "    python homogenize.py n=20000\n    python train.py\n"
+            "or point design.py at a checkpoint: python design.py ckpt_path=/path/to/model.ckpt")
+
+
+def _training_run_settings(run_dir: Path | None, ckpt_path: str | None) -> dict:
+    """Checkpoint, data set and split of a training run (from its metrics.json and .hydra/config.yaml)."""
+    out = {"ckpt_path": ckpt_path, "data_dir": None, "split_seed": 0, "split_fractions": [0.8, 0.1, 0.1]}
+    if run_dir is None and ckpt_path:
+        for parent in Path(ckpt_path).resolve().parents:  # <run>/checkpoints/x.ckpt
+            if (parent / ".hydra" / "config.yaml").is_file():
+                run_dir = parent
+                break
+    if run_dir is not None:
+        if out["ckpt_path"] is None:
+            out["ckpt_path"] = json.loads((run_dir / "metrics.json").read_text())["best_checkpoint"]
+        cfg_file = run_dir / ".hydra" / "config.yaml"
+        if cfg_file.is_file():
+            run_cfg = OmegaConf.load(cfg_file)  # ${hydra:...} resolves: we run inside a Hydra app too
+            data = OmegaConf.to_container(run_cfg, resolve=True)["data"]
+            out.update(data_dir=data.get("data_dir"), split_seed=data.get("split_seed", 0),
+                       split_fractions=list(data.get("split_fractions", out["split_fractions"])))
+    return out
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="design")
 def main(cfg: DictConfig) -> None:
-    sys.exit(f"design.py target={cfg.target}: inverse design is not available in this version of trussvae "
-             "(it arrives with issue #6, 'Latent exploration and inverse design'). Available now: "
-             "`python homogenize.py` (data sets, FE) and `python train.py` (the VAE).")
+    from trussvae.design.inverse import InverseDesignConfig
+    from trussvae.design.run import design_run, find_latest_run, load_training_set
+    from trussvae.design.targets import objective_from_spec
+    from trussvae.generation.label import LinearFESettings
+
+    c = OmegaConf.to_container(cfg, resolve=True)
+    run_dir = Path(c["train_run"]) if c["train_run"] else (None if c["ckpt_path"] else find_latest_run())
+    if run_dir is None and not c["ckpt_path"]:
+        sys.exit(NO_MODEL)
+    settings = _training_run_settings(run_dir, c["ckpt_path"])
+    data_dir = c["data_dir"] or settings["data_dir"]
+    if not data_dir:
+        sys.exit("design.py: cannot tell which data set the checkpoint was trained on; pass data_dir=...")
+    split_seed = settings["split_seed"] if c["split_seed"] is None else c["split_seed"]
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        train_curves = None
+        if c["target"]["name"] == "curve":
+            train_curves = load_training_set(data_dir, "nonlinear", split_seed, settings["split_fractions"])[2]
+        objective = objective_from_spec(c["target"], train_curves)
+        results = design_run(settings["ckpt_path"], data_dir, objective, out_dir,
+                             InverseDesignConfig(**c["optimizer"]), LinearFESettings(**c["fem"]), split_seed,
+                             settings["split_fractions"], c["n_stl"], tuple(c["tessellation"]), c["progress"])
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
+        log.error("%s", exc)
+        sys.exit(f"design.py: {exc}")
+    best = results["candidates"][0] if results["candidates"] else None
+    print(f"target {results['target']}: best in training data {results['best_training_value']:.5g}; "
+          f"best FE-verified design {best['fe_value']:.5g} (predicted {best['predicted_value']:.5g})"
+          if best else "no valid candidate")
+    if results.get("improvement_over_training") is not None:
+        print(f"improvement over the training data: {100 * results['improvement_over_training']:+.1f}%")
+    print(f"report: {out_dir / 'report.md'}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 __all__ = ["homogenize_lattice_file", "build_labelled_dataset"]
 
 
-def homogenize_lattice_file(path: str | Path, out_dir: str | Path, fe: LinearFESettings = LinearFESettings(),
+def homogenize_lattice_file(path: str | Path, out_dir: str | Path, fe: LinearFESettings | None = None,
                             relative_density: float | None = None, figures: bool = True) -> dict:
     """Homogenize one lattice file; write ``homogenized.json`` (+ figures) into ``out_dir``.
 
@@ -29,6 +29,7 @@ def homogenize_lattice_file(path: str | Path, out_dir: str | Path, fe: LinearFES
     from trussvae.fem.properties import effective_properties
     from trussvae.io.lattice_file import load_lattice
 
+    fe = fe or LinearFESettings()
     lattice = load_lattice(path)
     graph = None
     if isinstance(lattice, TrussGraph):

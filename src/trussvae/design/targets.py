@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["quantity", "QUANTITIES", "Term", "Constraint", "Objective", "named_target", "TARGETS", "nrmse"]
+__all__ = ["quantity", "QUANTITIES", "Term", "Constraint", "Objective", "CurveObjective", "named_target",
+           "objective_from_spec",
+           "TARGETS", "nrmse", "STRAIN_POINTS"]
+
+#: the paper's 13 strain points of the nonlinear labels (0.5%, 2.5%, ..., 24.5%)
+STRAIN_POINTS = tuple(round(0.005 + 0.02 * k, 3) for k in range(13))
 
 _E = {"E11": 0, "E22": 1, "E33": 2}
 _G = {"G23": 3, "G13": 4, "G12": 5}
@@ -135,6 +140,7 @@ class Objective:
     terms: tuple[Term, ...]
     constraints: tuple[Constraint, ...] = field(default_factory=tuple)
     penalty: float = 10.0
+    kind: str = "linear"
 
     def __post_init__(self):
         if not self.terms:
@@ -167,6 +173,44 @@ class Objective:
         return a > b if self.sense == "maximize" else a < b
 
 
+@dataclass(frozen=True)
+class CurveObjective:
+    """Match a 13-point nominal stress-strain curve (units of E_s) with the paper's NRMSE."""
+
+    name: str
+    target: tuple[float, ...]
+    kind: str = "curve"
+    sense: str = "minimize"
+    constraints: tuple = ()
+
+    def __post_init__(self):
+        t = np.asarray(self.target, dtype=float)
+        if t.shape != (13,) or not np.all(np.isfinite(t)) or np.ptp(t) <= 0:
+            raise ValueError(f"curve target must be 13 finite stresses that are not all equal, got {self.target}")
+
+    def _t(self, y):
+        try:
+            import torch
+
+            if isinstance(y, torch.Tensor):
+                return torch.as_tensor(self.target, dtype=y.dtype, device=y.device)
+        except ImportError:  # pragma: no cover
+            pass
+        return np.asarray(self.target, dtype=float)
+
+    def value(self, y):
+        return nrmse(y, self._t(y))
+
+    def loss(self, y):
+        return self.value(y) ** 2
+
+    def feasible(self, y, tol: float = 0.0):
+        return self.value(y) == self.value(y)  # finite (NaN -> False)
+
+    def better(self, a: float, b: float) -> bool:
+        return a < b
+
+
 def named_target(name: str, **kw) -> Objective:
     """The shipped targets: ``stiff``, ``auxetic``, ``pentamode``, ``stiffness`` (needs ``values``)."""
     if name == "stiff":
@@ -180,7 +224,57 @@ def named_target(name: str, **kw) -> Objective:
         if not values:
             raise ValueError("target 'stiffness' needs values, e.g. {C1111: 0.02, C2222: 0.02, ...}")
         return Objective("stiffness", tuple(Term(q, "match", 1.0, float(v)) for q, v in values.items()))
+    if name == "curve":
+        if kw.get("curve") is None:
+            raise ValueError("target 'curve' needs a 13-point stress vector (curve=[...])")
+        return CurveObjective("curve", tuple(float(v) for v in kw["curve"]))
     raise KeyError(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")
 
 
 TARGETS = ("stiff", "auxetic", "pentamode", "stiffness", "curve")
+
+
+def objective_from_spec(spec: dict, train_curves: np.ndarray | None = None):
+    """Build an objective from a plain config dict (``conf/target/*.yaml``).
+
+    Keys: ``name`` (one of :data:`TARGETS`); ``quantity`` (stiff/auxetic); ``terms`` (list of
+    ``{quantity, sense, weight, value}``: replaces the default term, for weighted combinations);
+    ``constraints`` (list of ``{quantity, lower, upper}``); ``values`` (stiffness: mapping
+    quantity -> value; curve: 13 stresses); ``mode``/``factor`` for curves (``stiffer``: ``factor``
+    x the training curve with the largest final stress; ``softening``: a curve that rises to the
+    median training peak at 5% strain and then softens to 60% of it; ``explicit``: ``values``).
+    """
+    spec = dict(spec)
+    name = spec.get("name")
+    if name not in TARGETS:
+        raise KeyError(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")
+    if name == "curve":
+        return CurveObjective("curve", tuple(_curve_target(spec, train_curves)))
+    constraints = tuple(Constraint(**c) for c in spec.get("constraints") or ())
+    if spec.get("terms"):
+        terms = tuple(Term(**t) for t in spec["terms"])
+    elif name == "stiffness":
+        terms = named_target("stiffness", values=spec.get("values")).terms
+    else:
+        kw = {"quantity": spec["quantity"]} if spec.get("quantity") else {}
+        terms = named_target(name, **kw).terms
+    return Objective(name, terms, constraints)
+
+
+def _curve_target(spec: dict, train_curves: np.ndarray | None) -> np.ndarray:
+    mode = spec.get("mode", "explicit")
+    if mode == "explicit":
+        if spec.get("values") is None:
+            raise ValueError("curve target: mode=explicit needs values (13 stresses)")
+        return np.asarray(spec["values"], dtype=float)
+    if train_curves is None or len(train_curves) == 0:
+        raise ValueError(f"curve target mode={mode!r} is derived from the training curves, none given")
+    curves = np.asarray(train_curves, dtype=float)
+    if mode == "stiffer":
+        return float(spec.get("factor", 1.3)) * curves[np.nanargmax(curves[:, -1])]
+    if mode == "softening":
+        peak = float(np.nanmedian(np.nanmax(curves, axis=1)))
+        s = np.asarray(STRAIN_POINTS)
+        rise = peak * np.minimum(s / 0.05, 1.0)
+        return np.where(s <= 0.05, rise, peak * (1.0 - 0.4 * (s - 0.05) / (s[-1] - 0.05)))
+    raise ValueError(f"curve target: mode must be stiffer, softening or explicit, got {mode!r}")

@@ -132,7 +132,7 @@ class PeriodicFrame:
                              f"({int((counts > 1).sum())} duplicated)")
 
     @classmethod
-    def _trusted(cls, lattice_vectors, nodes, struts, shifts, radius) -> "PeriodicFrame":
+    def _trusted(cls, lattice_vectors, nodes, struts, shifts, radius) -> PeriodicFrame:
         """Construct without validation, for arrays already known to be well-formed (internal)."""
         frame = object.__new__(cls)
         for name, value in (("lattice_vectors", lattice_vectors), ("nodes", nodes), ("struts", struts),
@@ -186,7 +186,7 @@ class PeriodicFrame:
         """``sum pi r^2 L / V`` (node overlaps ignored)."""
         return float(np.sum(np.pi * self.radii() ** 2 * self.strut_lengths()) / self.cell_volume())
 
-    def with_relative_density(self, relative_density: float) -> "PeriodicFrame":
+    def with_relative_density(self, relative_density: float) -> PeriodicFrame:
         """A copy whose radii are scaled (uniformly, keeping their ratios) to ``relative_density``."""
         rho = float(relative_density)
         if not (np.isfinite(rho) and 0 < rho < 1):
@@ -197,13 +197,13 @@ class PeriodicFrame:
             radius = self.radii() * np.sqrt(rho / self.relative_density())
         return self.replace(radius=radius)
 
-    def replace(self, **changes) -> "PeriodicFrame":
+    def replace(self, **changes) -> PeriodicFrame:
         fields = dict(lattice_vectors=self.lattice_vectors, nodes=self.nodes, struts=self.struts,
                       shifts=self.shifts, radius=self.radius)
         fields.update(changes)
         return PeriodicFrame(**fields)
 
-    def translated(self, frac_offset) -> "PeriodicFrame":
+    def translated(self, frac_offset) -> PeriodicFrame:
         """The same lattice with every node moved by ``frac_offset`` (fractional; wrapped into the cell)."""
         return self.replace(nodes=self.nodes + np.asarray(frac_offset, dtype=np.float64))
 
@@ -215,7 +215,8 @@ class PeriodicFrame:
     def periodic_connectivity(self):
         """``(n_components, rank, index)`` of the periodic tessellation.
 
-        ``n_components``: connected components of the quotient graph. The periodic rank is the dimension (0..3) spanned by the cycle vectors of the
+        ``n_components``: connected components of the quotient graph. The periodic rank is the
+        dimension (0..3) spanned by the cycle vectors of the
         largest component: 3 means load paths in all three directions. ``index``: number of
         interpenetrating copies its tessellation splits into (1 = one network). Isolated nodes
         (degree 0) are ignored. See :func:`trussvae.fem.topology.periodic_rank_and_components`.
@@ -259,7 +260,7 @@ class PeriodicFrame:
         return text
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PeriodicFrame":
+    def from_dict(cls, data: dict) -> PeriodicFrame:
         if not isinstance(data, dict):
             raise FrameError(f"periodic frame: expected a JSON object, got {type(data).__name__}")
         missing = [k for k in ("lattice_vectors", "nodes", "struts") if k not in data]
@@ -269,7 +270,7 @@ class PeriodicFrame:
                    data.get("shifts"), data.get("radius", 0.01))
 
     @classmethod
-    def from_json(cls, text_or_path: str | Path) -> "PeriodicFrame":
+    def from_json(cls, text_or_path: str | Path) -> PeriodicFrame:
         """Parse JSON text, or read it from a path."""
         text = str(text_or_path)
         if not text.lstrip().startswith(("{", "[")):

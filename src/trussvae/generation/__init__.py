@@ -1,7 +1,7 @@
 """Elementary lattices, the stochastic generator, and the chunked data-set builder."""
 
-from trussvae.generation.elementary import ELEMENTARY_NAMES, elementary
 from trussvae.generation.build import build_dataset
+from trussvae.generation.elementary import ELEMENTARY_NAMES, elementary
 from trussvae.generation.generator import (
     GENERATOR_VERSION,
     GeneratorConfig,
@@ -11,5 +11,6 @@ from trussvae.generation.generator import (
 from trussvae.generation.perturbation import PerturbationParams, perturb
 from trussvae.generation.superposition import split_intersections, superpose
 
-__all__ = ["build_dataset", "elementary", "ELEMENTARY_NAMES", "generate_structures", "generate_chunk", "GeneratorConfig",
+__all__ = ["build_dataset", "elementary", "ELEMENTARY_NAMES", "generate_structures", "generate_chunk",
+           "GeneratorConfig",
            "PerturbationParams", "GENERATOR_VERSION", "perturb", "superpose", "split_intersections"]

@@ -59,7 +59,7 @@ class GeneratorConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "GeneratorConfig":
+    def from_dict(cls, d: dict | None) -> GeneratorConfig:
         d = dict(d or {})
         pert = dict(d.pop("perturbation", {}) or {})
         if "op_probabilities" in pert:

@@ -39,7 +39,8 @@ class PerturbationParams:
     def __post_init__(self):
         p = np.asarray(self.op_probabilities, dtype=float)
         if p.shape != (4,) or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
-            raise ValueError(f"op_probabilities must be 4 non-negative numbers summing to 1, got {self.op_probabilities}")
+            raise ValueError("op_probabilities must be 4 non-negative numbers summing to 1, "
+                             f"got {self.op_probabilities}")
         if not 0 < self.offset_range <= 0.5:
             raise ValueError(f"offset_range must be in (0, 0.5], got {self.offset_range}")
         if self.n_iterations < 0 or self.max_tries < 1 or self.max_new_struts < 1:

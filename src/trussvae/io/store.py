@@ -85,7 +85,7 @@ class LatticeStore:
 
     # ------------------------------------------------------------------ creation
     @classmethod
-    def create_or_open(cls, root: str | Path, meta: dict) -> "LatticeStore":
+    def create_or_open(cls, root: str | Path, meta: dict) -> LatticeStore:
         """Create a store with ``meta``, or open an existing one whose provenance matches ``meta``.
 
         Raises StoreError if the directory holds a store made with different settings (so a
@@ -99,7 +99,8 @@ class LatticeStore:
             diff = [k for k in keys if store.meta.get(k) != meta.get(k)]
             if diff:
                 raise StoreError(f"{root} already holds a data set made with different {diff}: "
-                                 f"stored {[store.meta.get(k) for k in diff]}, requested {[meta.get(k) for k in diff]}. "
+                                 f"stored {[store.meta.get(k) for k in diff]}, "
+                                 f"requested {[meta.get(k) for k in diff]}. "
                                  "Use another output directory or the same settings.")
             return store
         root.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,131 @@
+"""Figures and the Markdown report of a design run (see :mod:`trussvae.design.run`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from trussvae.design.inverse import DesignResult
+from trussvae.design.targets import STRAIN_POINTS, CurveObjective, quantity
+
+__all__ = ["write_figures", "write_report"]
+
+#: the second axis of the property-space figure, per target quantity
+_PARTNER = {"E11": "E22", "E22": "E11", "E33": "E11", "nu21": "E22", "nu12": "E11", "K_V/G_V": "G_V"}
+
+
+def _figure(w, h):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(w, h))
+
+
+def write_figures(result: DesignResult, train_props: np.ndarray, out: Path) -> None:
+    _path_figure(result, out / "optimisation_path.png")
+    if not isinstance(result.objective, CurveObjective):
+        _property_space(result, train_props, out / "property_space.png")
+    _best_candidates(result, out / "best_candidates.png")
+
+
+def _path_figure(result: DesignResult, path: Path) -> None:
+    fig = _figure(6.5, 4)
+    ax = fig.add_subplot()
+    p = result.predicted_path
+    steps = np.arange(len(p))
+    ax.plot(steps, p, color="0.75", lw=0.5)
+    best = np.nanmin(p, axis=1) if result.objective.sense == "minimize" else np.nanmax(p, axis=1)
+    ax.plot(steps, best, color="C0", lw=2, label="predictor (best of the starts)")
+    if result.fe_path:
+        st, _, v = zip(*result.fe_path)
+        ax.scatter(st, v, s=10, color="C3", label="FE-verified decodes", zorder=3)
+    ax.axhline(result.best_training_value, color="k", ls="--", label="best in training data")
+    ax.set_xlabel("optimisation step")
+    ax.set_ylabel(f"{result.objective.name} objective value")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _quantities(result: DesignResult) -> tuple[str, str]:
+    q = result.objective.terms[0].quantity
+    return q, _PARTNER.get(q, "E11" if q != "E11" else "E22")
+
+
+def _property_space(result: DesignResult, train_props: np.ndarray, path: Path) -> None:
+    qx, qy = _quantities(result)
+    fig = _figure(6, 5)
+    ax = fig.add_subplot()
+    with np.errstate(all="ignore"):
+        ax.scatter(quantity(qx, train_props), quantity(qy, train_props), s=2, color="0.7", label="training data")
+        pp = result.predicted_props
+        if pp is not None and len(result.candidates):
+            s = result.candidates[0].start
+            ax.plot(quantity(qx, pp[:, s]), quantity(qy, pp[:, s]), color="C0", lw=1.5,
+                    label="optimisation path of the best (predicted)")
+        fe = np.array([k.fe_props for k in result.candidates])
+        if len(fe):
+            ax.scatter(quantity(qx, fe), quantity(qy, fe), s=12, color="C3", label="FE-verified candidates")
+            ax.scatter(quantity(qx, fe[:1]), quantity(qy, fe[:1]), s=90, marker="*", color="gold",
+                       edgecolor="k", label="best (FE)", zorder=4)
+    ax.set_xlabel(qx)
+    ax.set_ylabel(qy)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _best_candidates(result: DesignResult, path: Path, n: int = 4) -> None:
+    from trussvae.viz.elastic_surface import plot_elastic_surface
+    from trussvae.viz.truss3d import plot_truss_graph
+
+    best = result.candidates[:n]
+    if not best:
+        return
+    fig = _figure(3.2 * len(best), 6.2)
+    for i, k in enumerate(best):
+        plot_truss_graph(k.graph, ax=fig.add_subplot(2, len(best), i + 1, projection="3d"),
+                         title=f"#{i}: FE {k.fe_value:.4g}\n(predicted {k.predicted_value:.4g})")
+        if isinstance(result.objective, CurveObjective):
+            ax = fig.add_subplot(2, len(best), len(best) + i + 1)
+            ax.plot(STRAIN_POINTS, result.objective.target, "k--", label="target")
+            ax.plot(STRAIN_POINTS, k.fe_props, "C3o-", ms=3, label="FE")
+            ax.set_xlabel("strain")
+            ax.set_ylabel("stress / E_s")
+            ax.legend(fontsize=7)
+        else:
+            plot_elastic_surface(k.fe_props, ax=fig.add_subplot(2, len(best), len(best) + i + 1, projection="3d"),
+                                 n_theta=24, n_phi=48)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def write_report(results: dict, out: Path) -> Path:
+    """``report.md`` in ``out`` (figures and files linked relatively)."""
+    lines = [f"# Inverse design: `{results['target']}`", "",
+             f"- checkpoint: `{results['checkpoint']}`", f"- data set: `{results['data_dir']}`",
+             f"- objective: {results['sense']} (FE-verified, relative density {results['fe']['relative_density']})",
+             f"- best value in the training data: **{results['best_training_value']:.5g}**",
+             f"- best FE-verified design: **{results['best_fe_value']:.5g}**"
+             if results.get("best_fe_value") is not None else "- no valid candidate",
+             ]
+    if results.get("improvement_over_training") is not None:
+        lines.append(f"- improvement over the training data: **{100 * results['improvement_over_training']:+.1f}%**")
+    for k, v in (results.get("bound_fractions") or {}).items():
+        lines.append(f"- {k}: {v:.3f}")
+    lines += ["", f"{results['n_candidates']} distinct valid candidates were FE-verified; the best 10:", "",
+              "| rank | FE value | predicted | novel | repaired | polished from | files |", "|---|---|---|---|---|---|---|"]
+    for c in results["candidates"][:10]:
+        files = f"[json]({Path(c['json']).relative_to(out)})"
+        if "stl" in c:
+            files += f", [stl]({Path(c['stl']).relative_to(out)})"
+        pol = f"{c['polished_from']:.5g}" if c.get("polished_from") is not None else ""
+        lines.append(f"| {c['rank']} | {c['fe_value']:.5g} | {c['predicted_value']:.5g} | {c['novel']} | "
+                     f"{c['repaired']} | {pol} | {files} |")
+    lines += ["", "## Figures", "", "![optimisation path](optimisation_path.png)", ""]
+    if (out / "property_space.png").is_file():
+        lines += ["![property space](property_space.png)", ""]
+    lines += ["![best candidates](best_candidates.png)", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,121 @@
+"""A complete design run (library side of ``design.py``): optimise, verify, export, report.
+
+Outputs in ``out_dir``:
+
+``results.json``                 target, best_training_value, candidates ranked by FE value
+``candidates/cand_XXX.json``     truss graph + periodic frame + FE results of each candidate
+``candidates/cand_XXX.stl``      printable block of the best ``n_stl`` candidates
+``optimisation_path.png``        predicted and FE-verified objective along the optimisation
+``property_space.png``           the path in property space against the training cloud
+``best_candidates.png``          3D renderings + elastic surfaces (or stress-strain curves)
+``report.md``                    a self-contained summary (relative links to the figures)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from trussvae.design.inverse import DesignResult, InverseDesignConfig, run_inverse_design
+from trussvae.design.targets import CurveObjective
+
+log = logging.getLogger(__name__)
+
+__all__ = ["load_training_set", "design_run", "find_latest_run"]
+
+
+def find_latest_run(roots=("outputs/train", "multirun/train")) -> Path | None:
+    """The most recent training run folder with a ``metrics.json`` (None if there is none)."""
+    runs = [p.parent for r in roots for p in Path(r).glob("**/metrics.json")]
+    runs = [r for r in runs if json.loads((r / "metrics.json").read_text()).get("best_checkpoint")]
+    return max(runs, key=lambda r: (r / "metrics.json").stat().st_mtime) if runs else None
+
+
+def load_training_set(data_dir: str | Path, target: str, split_seed: int = 0, split_fractions=(0.8, 0.1, 0.1)):
+    """(adjacency, offsets, properties, hashes) of the training split with valid labels.
+
+    ``properties``: (N, 6, 6) stiffness for ``target="linear"``, (N, 13) stresses for ``"nonlinear"``.
+    """
+    from trussvae.data.splits import load_or_create_split
+    from trussvae.io import LatticeStore
+
+    store = LatticeStore(data_dir)
+    s = store.load_structures()
+    labels = store.load_labels(target)
+    props = labels["stiffness"] if target == "linear" else labels["stress"]
+    ok = labels["ok"].astype(bool) & np.all(np.isfinite(props.reshape(len(props), -1)), axis=1)
+    train = load_or_create_split(data_dir, len(ok), split_fractions, split_seed)["train"]
+    train = train[ok[train]]
+    return s["adjacency"][train].astype(np.float32), s["offsets"][train], props[train], s["hashes"][train]
+
+
+def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: str | Path,
+               cfg: InverseDesignConfig = InverseDesignConfig(), fe=None, split_seed: int = 0,
+               split_fractions=(0.8, 0.1, 0.1), n_stl: int = 3, tessellation=(2, 2, 2),
+               progress: bool = True) -> dict:
+    """Run inverse design with a trained checkpoint and write every output (see module doc)."""
+    from trussvae.generation.label import LinearFESettings
+    from trussvae.models import TrussVAE
+
+    fe = fe or LinearFESettings()
+    out = Path(out_dir)
+    (out / "candidates").mkdir(parents=True, exist_ok=True)
+    model = TrussVAE.load_from_checkpoint(str(ckpt_path), map_location="cpu")
+    target = "linear" if objective.kind == "linear" else "nonlinear"
+    adj, off, props, hashes = load_training_set(data_dir, target, split_seed, split_fractions)
+    result = run_inverse_design(model, objective, adj, off, props, cfg, fe, progress)
+    results = _write_candidates(result, out, fe, n_stl, tessellation, set(hashes.tolist()))
+    results.update(checkpoint=str(ckpt_path), data_dir=str(data_dir), config=asdict(cfg), fe=asdict(fe))
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    from trussvae.design.report import write_figures, write_report
+
+    write_figures(result, props, out)
+    write_report(results, out)
+    return results
+
+
+def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellation, train_hashes: set) -> dict:
+    from trussvae.design.export import export_stl
+    from trussvae.fem.properties import effective_properties
+
+    obj = result.objective
+    best_train = result.best_training_value
+    rows = []
+    for rank, k in enumerate(result.candidates):
+        frame = k.graph.to_frame(relative_density=fe.relative_density)
+        stem = out / "candidates" / f"cand_{rank:03d}"
+        if isinstance(obj, CurveObjective):
+            fe_results = {"strain": [0.005 + 0.02 * i for i in range(13)], "stress": k.fe_props.tolist()}
+        else:
+            fe_results = {"stiffness_voigt": k.fe_props.tolist(),
+                          "properties": effective_properties(k.fe_props, fe.relative_density, fe.E_s, fe.nu_s)}
+        record = {"rank": rank, "fe_value": k.fe_value, "predicted_value": k.predicted_value,
+                  "feasible": k.feasible, "repaired": k.repaired, "start": int(k.start), "step": int(k.step),
+                  "polished_from": k.polished_from, "novel": k.graph.canonical_hash() not in train_hashes,
+                  "fe": fe_results}
+        stem.with_suffix(".json").write_text(json.dumps(
+            {**record, "truss_graph": k.graph.to_dict(), "frame": frame.to_dict()}, indent=1))
+        entry = {**record, "json": str(stem.with_suffix(".json"))}
+        if rank < n_stl:
+            entry["stl"] = str(export_stl(frame, stem.with_suffix(".stl"), tessellation))
+        if "properties" in fe_results:
+            entry["moduli"] = fe_results["properties"]
+        else:
+            entry["curve"] = fe_results["stress"]
+        rows.append(entry)
+    best = rows[0] if rows else None
+    improvement = None  # positive = better than the best training structure
+    if best is not None and best_train not in (0, None):
+        sign = 1.0 if obj.sense == "maximize" else -1.0
+        improvement = sign * (best["fe_value"] - best_train) / abs(best_train)
+    summary = {"target": obj.name, "sense": obj.sense, "best_training_value": best_train,
+               "best_fe_value": best["fe_value"] if best else None, "improvement_over_training": improvement,
+               "n_candidates": len(rows), "candidates": rows}
+    if best is not None and "moduli" in best:
+        m = best["moduli"]
+        summary["bound_fractions"] = {k: m[k] for k in m if "/" in k and ("_voigt" in k or "_hs" in k)}
+    return summary
