@@ -172,7 +172,7 @@ def periodic_rank_and_components(n_nodes: int, struts: np.ndarray, shifts: np.nd
     return PeriodicConnectivity(n_comp, rank, index)
 
 
-def merge_collinear(frame: "PeriodicFrame", tol: float = 1e-9) -> "PeriodicFrame":
+def merge_collinear(frame: PeriodicFrame, tol: float = 1e-9) -> PeriodicFrame:
     """Remove nodes joining exactly two collinear, opposite struts of equal radius.
 
     A straight strut split by such a node is mechanically the same strut; removing the node

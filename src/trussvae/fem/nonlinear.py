@@ -1,0 +1,422 @@
+"""Large-deformation uniaxial compression of periodic beam lattices: :func:`uniaxial_compression`.
+
+Formulation (details and validation in ``docs/fem_nonlinear.md``):
+
+* struts: corotational 3D beams (:mod:`trussvae.fem.corotational`), ``n_sub`` (default 2)
+  elements per strut with the interior nodes condensed strut by strut
+  (:mod:`trussvae.fem.nonlinear_cell`); linear-elastic base material ``E_s, nu_s``;
+* cell: node positions ``x = F X + w`` with periodic fluctuations ``w`` and periodic nodal
+  rotations; ``F`` is kept upper triangular (``F21 = F31 = F32 = 0`` removes the rigid
+  rotation), ``F33 = 1 - eps`` is prescribed and the free components ``F11, F22, F12, F13, F23``
+  are unknowns with zero conjugate nominal stress (lateral faces traction free, the Cauchy
+  stress is exactly uniaxial along e3). ``confined=True`` fixes all of F except F33 to identity;
+* output: nominal stress ``P33 = (1/V0) dW/dF33`` (force on the top face per reference
+  area); compressive strain ``eps = 1 - F33`` and compressive stress ``-P33`` are positive;
+* solver: at every prescribed ``F33`` the equilibrium is a minimum of the cell energy over the
+  free unknowns; it is found with a trust-region Newton method on the exact (symmetric)
+  Hessian, which steps along negative-curvature directions when the Hessian is indefinite, so
+  bifurcations are followed onto the stable (buckled) branch and snap-throughs under strain
+  control jump to the next stable state. Instabilities are located by bisection on ``eps``
+  (``result.instabilities``). Adaptive increments with a tangent predictor; step cutting on
+  failure; ``status="failed"`` with the reason if the step falls below ``min_step``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+
+from trussvae.fem.beam import beam_flag
+from trussvae.fem.corotational import element_properties, reference_triad
+from trussvae.fem.linear import MechanismError, mechanism_reason
+from trussvae.fem.nonlinear_cell import apply_update, assemble
+
+__all__ = ["CompressionResult", "uniaxial_compression", "compression_labels", "LABEL_STRAINS"]
+
+#: the paper's 13 label strains 0.5 %, 2.5 %, ..., 24.5 %
+LABEL_STRAINS = np.arange(0.005, 0.25, 0.02)
+
+
+@dataclass
+class CompressionResult:
+    """Outcome of :func:`uniaxial_compression` (strains and stresses compressive-positive, units E_s)."""
+
+    strain: np.ndarray
+    stress: np.ndarray
+    path_strain: np.ndarray
+    path_stress: np.ndarray
+    status: str
+    reason: str
+    max_strain_reached: float
+    final_positions: np.ndarray | None = None
+    final_struts: np.ndarray | None = None
+    path_F: np.ndarray | None = None
+    path_energy: np.ndarray | None = None
+    instabilities: list = field(default_factory=list)
+    initial_modulus: float = float("nan")
+    increments: int = 0
+    iterations: int = 0
+    seconds: float = 0.0
+
+
+class _Cell:
+    """Discretised cell: chains of nodes per strut, element data, DOF layout, state."""
+
+    def __init__(self, frame, n_sub, imperfection, seed, E_s, nu_s, beam, shallow, confined):
+        N, S = frame.n_nodes, frame.n_struts
+        X = frame.node_positions()
+        Dst = frame.strut_vectors()
+        lengths = np.linalg.norm(Dst, axis=1)
+        self.l_ref = float(frame.cell_volume() ** (1 / 3))
+        M = N + S * (n_sub - 1)
+        chain = np.zeros((S, n_sub + 1), np.int64)
+        chain[:, 0], chain[:, -1] = frame.struts[:, 0], frame.struts[:, 1]
+        pos = np.zeros((S, n_sub + 1, 3))
+        for k in range(n_sub + 1):
+            pos[:, k] = X[frame.struts[:, 0]] + Dst * (k / n_sub)
+        for k in range(1, n_sub):
+            chain[:, k] = N + np.arange(S) * (n_sub - 1) + (k - 1)
+        if imperfection:
+            rng = np.random.default_rng(seed)
+            delta = imperfection * lengths.mean() * rng.uniform(-1.0, 1.0, (M, 3))
+            delta[0] = 0.0
+            pos += delta[chain]
+        Xall = np.zeros((M, 3))
+        Xall[chain[:, :-1].ravel()] = pos[:, :-1].reshape(-1, 3)
+        Xall[chain[:, -1]] = pos[:, -1] - frame.shifts @ frame.lattice_vectors
+        self.Dvec = np.ascontiguousarray(np.diff(pos, axis=1).reshape(-1, 3))
+        self.l0 = np.linalg.norm(self.Dvec, axis=1)
+        self.E0 = np.ascontiguousarray(np.array([reference_triad(v) for v in self.Dvec]))
+        radii = np.repeat(frame.radii(), n_sub)
+        tim = beam_flag(beam)
+        self.props = np.ascontiguousarray(np.column_stack(
+            [element_properties(self.l0[e], radii[e], E_s, nu_s, tim) for e in range(len(self.l0))]).T)
+        self.chain, self.n_sub, self.N, self.M, self.X = chain, n_sub, N, M, Xall
+        self.shallow = int(shallow)
+        self.V0 = frame.cell_volume()
+        self.frame = frame
+        nnd = 6 * N - 3
+        self.n_full = nnd + 9
+        free_F = [] if confined else [(0, 0), (1, 1), (0, 1), (0, 2), (1, 2)]
+        self.free = np.concatenate([np.arange(nnd), [nnd + 3 * p + q for p, q in free_F]]).astype(np.int64)
+        self.i33 = nnd + 8
+        self.ea = float(np.mean(self.props[:, 0]))
+        self.w_ref = self.ea * self.l_ref  # energy / force*length scale
+        scale = np.ones(self.n_full)
+        for k in range(1, N):
+            scale[6 * k - 3:6 * k] = 1.0 / self.l_ref
+        self.Ds = scale[self.free]
+        self.X_buf = np.zeros((S, max(6 * (n_sub - 1), 1), 22))
+        # state
+        self.w = np.zeros((M, 3))
+        self.R = np.tile(np.eye(3), (M, 1, 1))
+        self.F = np.eye(3)
+
+    def state(self):
+        return self.w.copy(), self.R.copy(), self.F.copy()
+
+    def set_state(self, st):
+        self.w, self.R, self.F = st[0].copy(), st[1].copy(), st[2].copy()
+
+    def evaluate(self):
+        n = self.n_full
+        K, r, gF, out = np.zeros((n, n)), np.zeros(n), np.zeros(9), np.zeros(3)
+        X = np.zeros_like(self.X_buf)
+        assemble(self.chain, self.Dvec, self.E0, self.props, self.l0, self.w, self.R, self.F, self.n_sub,
+                 self.shallow, K, r, gF, X, out)
+        return _Eval(out[0], r, K, gF, X, int(round(out[1])), out[2])
+
+    def step(self, dfull, X):
+        apply_update(self.chain, self.n_sub, self.N, self.w, self.R, self.F, dfull, X, 1.0)
+
+    def positions(self):
+        """(M, 3) current Cartesian positions of all nodes (cell nodes first)."""
+        return self.X @ self.F.T + self.w
+
+
+@dataclass
+class _Eval:
+    W: float
+    r: np.ndarray
+    K: np.ndarray
+    gF: np.ndarray
+    X: np.ndarray
+    neg: int
+    quad: float
+
+
+def _tr_subproblem(Ks, gs, radius, rng):
+    """Trust-region step (eigen-decomposition; Ks indefinite or Newton step too long)."""
+    lam, V = np.linalg.eigh(Ks)
+    gv = V.T @ gs
+    lo = max(0.0, -lam[0]) * (1 + 1e-12) + 1e-15 * max(1.0, abs(lam[-1]))
+
+    def pnorm(mu):
+        return np.linalg.norm(gv / (lam + mu))
+
+    if pnorm(lo) <= radius:
+        if lam[0] >= 0:
+            return -V @ (gv / (lam + lo))
+        # hard case: add the negative-curvature direction to reach the boundary
+        mu = -lam[0]
+        coef = np.where(np.abs(lam + mu) > 1e-14 * abs(lam[-1]), -gv / (lam + mu + 1e-300), 0.0)
+        coef[0] = 0.0
+        tau = np.sqrt(max(radius**2 - coef @ coef, 0.0))
+        sign = np.sign(gv[0]) if abs(gv[0]) > 0 else (1.0 if rng.random() < 0.5 else -1.0)
+        coef[0] = -sign * tau
+        return V @ coef
+    hi = lo + 1.0
+    while pnorm(hi) > radius:
+        hi = lo + 2 * (hi - lo)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if pnorm(mid) > radius:
+            lo = mid
+        else:
+            hi = mid
+    return -V @ (gv / (lam + hi))
+
+
+class _Solver:
+    def __init__(self, cell, tol, max_iter, rng):
+        self.c, self.tol, self.max_iter, self.rng = cell, tol, max_iter, rng
+        self.iterations = 0
+
+    def _parts(self, ev):
+        c = self.c
+        fr = c.free
+        Kf = ev.K[np.ix_(fr, fr)] / np.outer(c.Ds, c.Ds)
+        gf = ev.r[fr] / c.Ds
+        return Kf, gf
+
+    def _full(self, z):
+        d = np.zeros(self.c.n_full)
+        d[self.c.free] = z * self.c.Ds
+        return d
+
+    def solve(self, minimise=True, radius=0.05):
+        """Equilibrium at the current F33. Returns (ok, ev, unstable_seen, pd, message)."""
+        c = self.c
+        ev = c.evaluate()
+        unstable = False
+        gtol = self.tol * c.w_ref
+        for _ in range(self.max_iter):
+            self.iterations += 1
+            Kf, gf = self._parts(ev)
+            gnorm = np.abs(gf).max()
+            try:
+                chol = sla.cho_factor(Kf, check_finite=False)
+                pd = True
+            except np.linalg.LinAlgError:
+                chol, pd = None, False
+            if not np.isfinite(gnorm) or not np.all(np.isfinite(Kf)):
+                return False, ev, unstable, False, "non-finite residual or tangent"
+            if gnorm <= gtol and (pd or not minimise):
+                return True, ev, unstable, pd, ""
+            if not pd:
+                unstable = True
+            if pd:
+                z = -sla.cho_solve(chol, gf, check_finite=False)
+            elif not minimise:
+                try:
+                    z = -np.linalg.solve(Kf, gf)
+                except np.linalg.LinAlgError:
+                    return False, ev, unstable, False, "singular tangent"
+            else:
+                z = _tr_subproblem(Kf, gf, radius, self.rng)
+            zn = np.linalg.norm(z)
+            if zn > radius and pd:
+                z *= radius / zn
+                zn = radius
+            if not minimise:
+                if zn > 0.2:
+                    z *= 0.2 / zn
+                c.step(self._full(z), ev.X)
+                ev = c.evaluate()
+                continue
+            pred = -(gf @ z + 0.5 * z @ Kf @ z) + 0.5 * ev.quad
+            saved = c.state()
+            c.step(self._full(z), ev.X)
+            ev_t = c.evaluate()
+            actual = ev.W - ev_t.W
+            small = abs(pred) < 1e-13 * (abs(ev.W) + 1e-3 * c.w_ref)
+            rho = actual / pred if pred > 0 else (1.0 if small else -1.0)
+            if small or rho > 0.01:
+                ev = ev_t
+                if rho > 0.75 and zn >= 0.99 * radius:
+                    radius = min(2.0 * radius, 1.0)
+            else:
+                c.set_state(saved)
+            if rho < 0.25 and not small:
+                radius = 0.25 * zn
+                if radius < 1e-12:
+                    return False, ev, unstable, False, "trust region collapsed"
+        return False, ev, unstable, False, f"no convergence in {self.max_iter} iterations"
+
+    def tangent(self, ev):
+        """(dz/dF33 predictor in full numbering, dP33/dF33) at a converged state, or (None, nan)."""
+        c = self.c
+        fr = c.free
+        Kff = ev.K[np.ix_(fr, fr)]
+        kf3 = ev.K[fr, c.i33]
+        try:
+            chol = sla.cho_factor(Kff, check_finite=False)
+        except np.linalg.LinAlgError:
+            return None, float("nan")
+        v = -sla.cho_solve(chol, kf3, check_finite=False)
+        d = np.zeros(c.n_full)
+        d[fr] = v
+        d[c.i33] = 1.0
+        return d, float((ev.K[c.i33, c.i33] + kf3 @ v) / c.V0)
+
+
+def uniaxial_compression(frame, max_strain: float = 0.25, E_s: float = 1.0, nu_s: float = 0.3,
+                         beam: str = "timoshenko", confined: bool = False, imperfection: float = 1e-3,
+                         seed: int = 0, n_sub: int = 2, shallow: bool = True, first_step: float = 0.005,
+                         max_step: float = 0.02, min_step: float = 1e-6, bifurcation_tol: float | None = 0.02,
+                         tol: float = 1e-9, max_iter: int = 40, max_increments: int = 400,
+                         time_limit: float | None = None) -> CompressionResult:
+    """Uniaxial compression along e3 of a periodic lattice up to ``max_strain`` (see module doc).
+
+    Parameters
+    ----------
+    frame : PeriodicFrame.  max_strain : final compressive strain ``1 - F33``.
+    E_s, nu_s, beam : base material and beam model (``"timoshenko"``/``"euler_bernoulli"``).
+    confined : fix all other components of F to the identity (no lateral expansion, no shear).
+    imperfection, seed : random node-position perturbation, amplitude ``imperfection`` times the
+        mean strut length, uniform per component, on cell nodes and strut interior nodes.
+    n_sub : corotational elements per strut (interior nodes condensed).  shallow : bowing term.
+    first_step, max_step, min_step : increment control (strain).  bifurcation_tol : relative
+        precision of the located instability strains (``None``: no bisection).
+    tol : residual tolerance relative to ``mean(E_s A) * V^(1/3)``.  max_iter : per increment.
+    time_limit : seconds; the run stops with ``status="failed"`` when exceeded.
+
+    Returns
+    -------
+    CompressionResult ; ``stress`` at :data:`LABEL_STRAINS` (NaN above the strain reached).
+
+    Raises
+    ------
+    MechanismError
+        If the lattice is disconnected or does not span three directions.
+    """
+    t0 = time.perf_counter()
+    why = mechanism_reason(frame)
+    if why is not None:
+        raise MechanismError(why)
+    if not (0 < max_strain < 1):
+        raise ValueError(f"max_strain must be in (0, 1), got {max_strain}")
+    cell = _Cell(frame, int(n_sub), float(imperfection), seed, float(E_s), float(nu_s), beam, shallow,
+                 confined)
+    solver = _Solver(cell, tol, max_iter, np.random.default_rng(seed))
+    ok, ev, _, _, msg = solver.solve()
+    if not ok:  # an imperfect cell is stress free, so this only fails for broken input
+        raise MechanismError(f"reference state not in equilibrium: {msg}")
+    pred, e0 = solver.tangent(ev)
+    if pred is None:
+        raise MechanismError("cell tangent stiffness not positive definite at zero strain")
+    targets = np.unique(np.concatenate([LABEL_STRAINS[LABEL_STRAINS < max_strain], [max_strain]]))
+    path_e, path_s, path_F, path_W = [0.0], [0.0], [cell.F.copy()], [0.0]
+    instab = []
+    eps, dstep = 0.0, float(first_step)
+    status, reason, n_inc = "converged", f"reached max_strain {max_strain}", 0
+    radius = 0.05
+
+    def record(e, ev):
+        path_e.append(e)
+        path_s.append(-ev.gF[8] / cell.V0)
+        path_F.append(cell.F.copy())
+        path_W.append(ev.W)
+
+    while eps < max_strain - 1e-12:
+        if n_inc >= max_increments:
+            status, reason = "failed", f"too many increments ({max_increments})"
+            break
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            status, reason = "failed", f"time limit {time_limit} s exceeded"
+            break
+        n_inc += 1
+        nxt = targets[np.searchsorted(targets, eps + 1e-12, side="right")]
+        h = min(dstep, nxt - eps)
+        saved = cell.state()
+        if pred is not None:
+            cell.step(-h * pred, ev.X)  # F33 decreases by h
+        cell.F[2, 2] = 1.0 - (eps + h)
+        it0 = solver.iterations
+        ok, ev_new, unstable, pd, msg = solver.solve(radius=radius)
+        if not ok:
+            cell.set_state(saved)
+            dstep = h / 4
+            if dstep < min_step:
+                status, reason = "failed", f"no convergence at strain {eps + h:.5g} (step {h:.2g}): {msg}"
+                break
+            continue
+        if unstable and bifurcation_tol and h > bifurcation_tol * (eps + h):
+            ecr = _locate(cell, solver, saved, eps, eps + h, bifurcation_tol, ev)
+            instab.append(ecr)
+        ev = ev_new
+        eps += h
+        record(eps, ev)
+        pred, _ = solver.tangent(ev)
+        used = solver.iterations - it0
+        dstep = min(max_step, h * (1.5 if used <= 5 else 1.0)) if used <= 10 else max(h * 0.5, min_step)
+    strain = LABEL_STRAINS.copy()
+    pe, ps = np.array(path_e), np.array(path_s)
+    stress = np.full(len(strain), np.nan)
+    for k, s in enumerate(strain):
+        hit = np.flatnonzero(np.abs(pe - s) < 1e-9)
+        if len(hit):
+            stress[k] = ps[hit[-1]]
+    X = cell.positions()
+    fr = cell.frame
+    pts = X[cell.chain].copy()
+    pts[:, -1] += fr.shifts @ fr.lattice_vectors @ cell.F.T
+    return CompressionResult(strain=strain, stress=stress, path_strain=pe, path_stress=ps, status=status,
+                             reason=reason, max_strain_reached=float(pe[-1]), final_positions=X[:cell.N],
+                             final_struts=pts, path_F=np.array(path_F),
+                             path_energy=np.array(path_W) / cell.V0,
+                             instabilities=instab, initial_modulus=e0, increments=n_inc,
+                             iterations=solver.iterations, seconds=time.perf_counter() - t0)
+
+
+def _locate(cell, solver, saved, lo, hi, rtol, ev_hi):
+    """Bisection (plain Newton, no escape) for the strain where the cell Hessian loses definiteness."""
+    stable_state = saved
+    end_state = cell.state()
+    while hi - lo > rtol * hi:
+        mid = 0.5 * (lo + hi)
+        cell.set_state(stable_state)
+        cell.F[2, 2] = 1.0 - mid
+        ok, _, _, pd, _ = solver.solve(minimise=False)
+        if ok and pd:
+            lo, stable_state = mid, cell.state()
+        else:
+            hi = mid
+    cell.set_state(end_state)
+    return 0.5 * (lo + hi)
+
+
+def compression_labels(frames, max_strain: float = 0.25, time_limit: float | None = 60.0, **kwargs):
+    """13-point compression labels of many frames; one failure never stops the batch.
+
+    Returns
+    -------
+    stress : (n, 13) float, NaN where not reached.  ok : (n,) bool, True if the run converged to
+    ``max_strain``.  reasons : list of str ("" for success, else the failure / exception text).
+    """
+    frames = list(frames)
+    stress = np.full((len(frames), len(LABEL_STRAINS)), np.nan)
+    ok = np.zeros(len(frames), bool)
+    reasons = []
+    for k, fr in enumerate(frames):
+        try:
+            res = uniaxial_compression(fr, max_strain=max_strain, time_limit=time_limit, **kwargs)
+            stress[k] = res.stress
+            ok[k] = res.status == "converged"
+            reasons.append("" if ok[k] else res.reason)
+        except Exception as exc:  # noqa: BLE001 - one bad structure must not stop the batch
+            reasons.append(f"{type(exc).__name__}: {exc}")
+    return stress, ok, reasons

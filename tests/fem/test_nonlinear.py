@@ -1,0 +1,155 @@
+"""Nonlinear homogenization: uniaxial compression of periodic cells (trussvae.fem.nonlinear)."""
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from trussvae.fem import PeriodicFrame, homogenize
+from trussvae.fem.elasticity import youngs_moduli
+from trussvae.fem.linear import MechanismError
+from trussvae.fem.nonlinear import LABEL_STRAINS, _Cell, compression_labels, uniaxial_compression
+from trussvae.generation import elementary, generate_structures
+
+
+def simple_cubic(rho):
+    return PeriodicFrame(np.eye(3), [[0, 0, 0]], [[0, 0], [0, 0], [0, 0]], np.eye(3, dtype=int), 0.01) \
+        .with_relative_density(rho)
+
+
+def _frames():
+    gen = [g.to_frame(relative_density=0.15) for g in generate_structures(4, seed=3)[:2]]
+    return [simple_cubic(0.15), elementary("octet").to_frame(relative_density=0.15),
+            elementary("bcc").to_frame(relative_density=0.15), *gen]
+
+
+@pytest.mark.parametrize("k", range(5))
+def test_small_strain_slope_equals_linear_homogenizer(k):
+    frame = _frames()[k]
+    E33 = youngs_moduli(homogenize(frame))[2]
+    res = uniaxial_compression(frame, max_strain=2e-4, imperfection=0.0, first_step=1e-4)
+    assert res.status == "converged"
+    assert res.initial_modulus == pytest.approx(E33, rel=1e-6)
+    secant = res.path_stress[1] / res.path_strain[1]  # stress at 1e-4 strain
+    assert secant == pytest.approx(E33, rel=0.01)
+
+
+def test_simple_cubic_buckles_at_rotationally_restrained_sway_euler_strain():
+    # one node, three struts: the z-column has periodic (equal) end rotations, free sway (F13, F23
+    # free, zero shear stress) and each joint is restrained by the x- and y-struts whose far ends
+    # rotate equally (bending stiffness 6 EI/L per strut end, i.e. G = 1 in the sway alignment chart):
+    # tan(kL/2) = 6/(kL) -> kL = 2.383, K = pi/kL = 1.318, eps_cr = pi^2 I / ((K L)^2 A)
+    frame = simple_cubic(0.02)
+    r = frame.radius
+    kl = 2 * brentq(lambda x: np.tan(x) - 3 / x, 0.5, 1.5)
+    K = np.pi / kl
+    eps_cr = np.pi**2 * (np.pi * r**4 / 4) / (K**2 * np.pi * r**2)
+    res = uniaxial_compression(frame, beam="euler_bernoulli", imperfection=0.0, max_strain=0.03,
+                               bifurcation_tol=0.005)
+    assert res.status == "converged"
+    assert res.instabilities and res.instabilities[0] == pytest.approx(eps_cr, rel=0.05)
+    # post-buckling: plateau, the stress stays far below the linear extrapolation
+    E = res.initial_modulus
+    post = res.path_stress[res.path_strain > 3 * eps_cr]
+    assert np.all(post < 1.1 * E * eps_cr)
+    assert np.all(post > 0.8 * E * eps_cr)
+    # the buckled state shears (sway mode)
+    assert abs(res.path_F[-1][0, 2]) + abs(res.path_F[-1][1, 2]) > 1e-3
+
+
+def test_imperfect_octet_softens_after_buckling():
+    res = uniaxial_compression(elementary("octet").to_frame(relative_density=0.15))
+    assert res.status == "converged" and np.all(np.isfinite(res.stress))
+    peak = int(np.argmax(res.stress))
+    assert 0 < peak < 12 and res.stress[-1] < 0.95 * res.stress[peak]
+    assert res.strain.shape == res.stress.shape == (13,)
+    np.testing.assert_allclose(res.strain, LABEL_STRAINS)
+
+
+def test_work_equals_stored_energy():
+    res = uniaxial_compression(elementary("bcc").to_frame(relative_density=0.15), max_strain=0.15,
+                               max_step=0.0025)
+    F33 = 1 - res.path_strain
+    P33 = -res.path_stress
+    work = np.sum(0.5 * (P33[1:] + P33[:-1]) * np.diff(F33))
+    assert work == pytest.approx(res.path_energy[-1], rel=2e-3)
+
+
+def _cell(frame, n_sub):
+    return _Cell(frame, n_sub, 1e-2, 0, 1.0, 0.3, "timoshenko", True, False)
+
+
+@pytest.mark.parametrize("n_sub", [1, 2])
+def test_assembled_tangent_matches_finite_differences(n_sub):
+    frame = elementary("octet").to_frame(relative_density=0.15)
+    c = _cell(frame, n_sub)
+    rng = np.random.default_rng(0)
+    c.w += 0.02 * rng.normal(size=c.w.shape)
+    c.w[0] = 0
+    for k in range(c.M):
+        from trussvae.fem.corotational import rotation_matrix
+        c.R[k] = rotation_matrix(*(0.2 * rng.normal(size=3)))
+    c.F += np.triu(0.05 * rng.normal(size=(3, 3)))
+    ev = c.evaluate()
+    base = c.state()
+    n = c.n_full
+
+    def energy_at(dfull):
+        c.set_state(base)
+        ev0 = c.evaluate()
+        c.step(dfull, ev0.X * 0.0)  # pure cell-node perturbation (interior nodes fixed)
+        W = c.evaluate().W
+        c.set_state(base)
+        return W
+
+    h = 1e-5
+    for _ in range(3):
+        u, v = rng.normal(size=n), rng.normal(size=n)
+        u[:3] = v[:3] = 0
+        if n_sub == 1:
+            gd = (energy_at(h * u) - energy_at(-h * u)) / (2 * h)
+            assert gd == pytest.approx(ev.r @ u, rel=1e-6)
+            hd = (energy_at(h * (u + v)) - energy_at(h * (u - v)) - energy_at(h * (v - u))
+                  + energy_at(-h * (u + v))) / (4 * h * h)
+            assert hd == pytest.approx(u @ ev.K @ v, rel=1e-4)
+    if n_sub == 2:
+        # condensed system: compare with the n_sub=2 Schur complement at the reference state
+        c0 = _cell(frame, 2)
+        ev0 = c0.evaluate()
+        assert np.abs(ev0.r).max() < 1e-12 and ev0.neg == 0
+        assert np.allclose(ev0.K, ev0.K.T, atol=1e-12 * np.abs(ev0.K).max())
+
+
+def test_rigid_rotation_of_cell_gives_zero_force():
+    from trussvae.fem.corotational import rotation_matrix
+    c = _cell(elementary("octet").to_frame(relative_density=0.15), 2)
+    Q = rotation_matrix(0.4, -0.9, 1.3)
+    c.F = Q.copy()
+    c.w = c.X @ Q.T - c.X @ Q.T  # zero fluctuation: x = Q X
+    c.R[:] = Q
+    ev = c.evaluate()
+    assert abs(ev.W) < 1e-18 and np.abs(ev.r).max() < 1e-14 and np.abs(ev.gF).max() < 1e-14
+
+
+def test_confined_is_stiffer_and_mechanism_raises():
+    frame = elementary("octet").to_frame(relative_density=0.15)
+    free = uniaxial_compression(frame, max_strain=0.005)
+    conf = uniaxial_compression(frame, max_strain=0.005, confined=True)
+    assert conf.stress[0] > free.stress[0] > 0
+    flat = PeriodicFrame(np.eye(3), [[0, 0, 0]], [[0, 0], [0, 0]], [[1, 0, 0], [0, 1, 0]], 0.05)
+    with pytest.raises(MechanismError):
+        uniaxial_compression(flat)
+
+
+def test_failed_run_is_reported_not_truncated():
+    res = uniaxial_compression(elementary("octet").to_frame(relative_density=0.15), max_increments=3)
+    assert res.status == "failed" and "increments" in res.reason
+    assert res.max_strain_reached < 0.25 and np.isnan(res.stress[-1])
+
+
+def test_compression_labels_batch_survives_bad_structures():
+    good = elementary("bcc").to_frame(relative_density=0.15)
+    flat = PeriodicFrame(np.eye(3), [[0, 0, 0]], [[0, 0], [0, 0]], [[1, 0, 0], [0, 1, 0]], 0.05)
+    stress, ok, reasons = compression_labels([good, flat], max_strain=0.05)
+    assert stress.shape == (2, 13)
+    assert ok[0] and not ok[1] and "MechanismError" in reasons[1]
+    assert np.isfinite(stress[0, :3]).all() and np.isnan(stress[0, 3:]).all()
