@@ -26,7 +26,7 @@ __all__ = ["run_tasks", "TaskReport", "TaskFailures"]
 class TaskFailures(RuntimeError):
     """Some tasks failed; ``report`` holds the results of the others and every error."""
 
-    def __init__(self, report: "TaskReport"):
+    def __init__(self, report: TaskReport):
         self.report = report
         first = next(iter(report.errors.items()))
         super().__init__(f"{len(report.errors)} of {report.n_tasks} task(s) failed; first: item {first[0]}: {first[1]}")

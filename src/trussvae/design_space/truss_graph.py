@@ -74,7 +74,7 @@ class TrussGraph:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_edges(cls, edges, positions=None, offsets=None) -> "TrussGraph":
+    def from_edges(cls, edges, positions=None, offsets=None) -> TrussGraph:
         """Build from struts given as index pairs or node names (``[("v0", "e1"), ...]``).
 
         ``offsets`` maps node names or indices to offsets on their free axes (a float for edge
@@ -97,7 +97,7 @@ class TrussGraph:
         return cls(adj, pos)
 
     @classmethod
-    def from_offsets(cls, adjacency, offsets) -> "TrussGraph":
+    def from_offsets(cls, adjacency, offsets) -> TrussGraph:
         """Build from an adjacency matrix and the compact (27,) offset vector."""
         off = np.asarray(offsets, dtype=np.float64)
         if off.shape != (octant.N_DOF,):
@@ -124,7 +124,7 @@ class TrussGraph:
         """(27,) compact offsets on the free DOFs (see :mod:`trussvae.design_space.octant`)."""
         return octant.offsets_from_positions(self.positions)
 
-    def replace(self, adjacency=None, positions=None) -> "TrussGraph":
+    def replace(self, adjacency=None, positions=None) -> TrussGraph:
         return TrussGraph(self.adjacency if adjacency is None else adjacency,
                           self.positions if positions is None else positions)
 
@@ -191,7 +191,7 @@ class TrussGraph:
         return adj_vec, feats.astype(np.float32)
 
     @classmethod
-    def from_vae_input(cls, adjacency_vector, node_features, threshold: float = 0.5) -> "TrussGraph":
+    def from_vae_input(cls, adjacency_vector, node_features, threshold: float = 0.5) -> TrussGraph:
         """Inverse of :meth:`to_vae_input`; adjacency probabilities are thresholded at ``threshold``."""
         vec = np.asarray(adjacency_vector, dtype=np.float64).ravel()
         if vec.shape != (octant.N_EDGES_CANDIDATE,):
@@ -223,7 +223,7 @@ class TrussGraph:
         return text
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrussGraph":
+    def from_dict(cls, data: dict) -> TrussGraph:
         if not isinstance(data, dict):
             raise TrussGraphError(f"truss graph: expected a JSON object, got {type(data).__name__}")
         if data.get("format", "trussvae.TrussGraph") != "trussvae.TrussGraph":
@@ -244,7 +244,7 @@ class TrussGraph:
             raise TrussGraphError(f"truss graph: {exc.args[0]}") from exc
 
     @classmethod
-    def from_json(cls, text_or_path: str | Path) -> "TrussGraph":
+    def from_json(cls, text_or_path: str | Path) -> TrussGraph:
         """Parse JSON text, or read it from a path."""
         text = str(text_or_path)
         if not text.lstrip().startswith(("{", "[")):

@@ -1,15 +1,24 @@
 """FE labels for a lattice store: resumable and parallel, chunk by chunk.
 
-``label_dataset(store, fe=LinearFESettings())`` writes ``labels/linear/chunk-XXXXXX.npz`` for
-every structure chunk that has none yet, with (rows aligned with the structure chunk):
+``label_dataset(store, fe)`` writes ``labels/<kind>/chunk-XXXXXX.npz`` for every structure chunk
+that has none yet (rows aligned with the structure chunk). ``fe`` chooses the kind:
+
+:class:`LinearFESettings` -> ``labels/linear``:
 
 ``orthotropic``  (n, 9) float64  C1111, C1122, C1133, C2222, C2233, C3333, C2323, C3131, C1212
 ``stiffness``    (n, 6, 6) float64 Voigt stiffness (conventions: :mod:`trussvae.fem.elasticity`)
 ``radius``       (n,) float64 uniform strut radius (unit-cell sides) giving the relative density
 ``ok``           (n,) bool; False where FE failed (NaN labels), the reason is in the chunk's JSON
 
-The FE settings are recorded in ``meta.json`` under ``labels.linear``; resuming with other
-settings is refused.
+:class:`NonlinearFESettings` -> ``labels/nonlinear``:
+
+``stress``       (n, 13) float64 compressive nominal stress (units of E_s) at 0.5%, 2.5%, ..., 24.5%
+                 compressive strain (NaN beyond the strain a failed run reached)
+``max_strain``   (n,) float64 strain reached;  ``ok`` (n,) bool: converged to the full strain
+
+The FE settings are recorded in ``meta.json`` under ``labels.<kind>``; resuming with other
+settings is refused. ``max_rows`` labels only the chunks holding the first ``max_rows``
+structures of the data set (a subset, e.g. for the costly nonlinear labels).
 """
 
 from __future__ import annotations
@@ -26,9 +35,11 @@ from trussvae.parallel import run_tasks
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LinearFESettings", "label_dataset", "label_chunk_linear"]
+__all__ = ["LinearFESettings", "NonlinearFESettings", "label_dataset", "label_chunk_linear",
+           "label_chunk_nonlinear"]
 
 LINEAR_LABELS = "linear"
+NONLINEAR_LABELS = "nonlinear"
 
 
 @dataclass(frozen=True)
@@ -47,24 +58,81 @@ class LinearFESettings:
             raise ValueError(f"beam must be 'timoshenko' or 'euler_bernoulli', got {self.beam!r}")
 
 
-def label_chunk_linear(root: str, settings: dict, chunk_id: int) -> dict:
-    """Homogenize every structure of one chunk and write its label file. Returns chunk stats."""
-    from trussvae.fem import homogenize_many
-    from trussvae.fem.elasticity import orthotropic_components
+@dataclass(frozen=True)
+class NonlinearFESettings:
+    """FE settings of the nonlinear labels: uniaxial compression along e3 (paper, Fig. 6)."""
+
+    relative_density: float = 0.15
+    E_s: float = 1.0
+    nu_s: float = 0.3
+    beam: str = "timoshenko"
+    max_strain: float = 0.25
+    confined: bool = False
+    imperfection: float = 1e-3
+    seed: int = 0
+    #: seconds per structure before it is recorded as failed
+    time_limit: float = 60.0
+
+    def __post_init__(self):
+        LinearFESettings(self.relative_density, self.E_s, self.nu_s, self.beam)  # same checks
+        if not 0 < self.max_strain < 1:
+            raise ValueError(f"max_strain must be in (0, 1), got {self.max_strain}")
+
+
+def _chunk_frames(store: LatticeStore, chunk_id: int, relative_density: float):
+    """Frames of a structure chunk (None + reason where a structure cannot be built)."""
     from trussvae.generation.generator import arrays_to_graph
 
-    fe = LinearFESettings(**settings)
-    store = LatticeStore(root)
     data = store.read_structure_chunk(chunk_id)
-    t0 = time.perf_counter()
     frames, reasons = [], []
     for adj, off in zip(data["adjacency"], data["offsets"]):
         try:
-            frames.append(arrays_to_graph(adj, off).to_frame(relative_density=fe.relative_density))
+            frames.append(arrays_to_graph(adj, off).to_frame(relative_density=relative_density))
             reasons.append(None)
         except ValueError as exc:  # malformed structure: record, carry on
             frames.append(None)
             reasons.append(f"{type(exc).__name__}: {exc}")
+    return frames, reasons
+
+
+def _stats(reasons: list, ok: np.ndarray, seconds: float) -> dict:
+    return {"n": len(reasons), "n_failed": int((~ok).sum()), "seconds": round(seconds, 3),
+            "failures": [{"row": i, "reason": r} for i, r in enumerate(reasons) if r]}
+
+
+def label_chunk_nonlinear(root: str, settings: dict, chunk_id: int) -> dict:
+    """Compression curves of every structure of one chunk; writes ``labels/nonlinear``."""
+    from trussvae.fem.nonlinear import compression_labels
+
+    fe = NonlinearFESettings(**settings)
+    store = LatticeStore(root)
+    t0 = time.perf_counter()
+    frames, reasons = _chunk_frames(store, chunk_id, fe.relative_density)
+    good = [i for i, f in enumerate(frames) if f is not None]
+    n = len(frames)
+    stress = np.full((n, 13), np.nan)
+    ok = np.zeros(n, bool)
+    s, o, why = compression_labels([frames[i] for i in good], max_strain=fe.max_strain, time_limit=fe.time_limit,
+                                   E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam, confined=fe.confined,
+                                   imperfection=fe.imperfection, seed=fe.seed)
+    for k, i in enumerate(good):
+        stress[i], ok[i], reasons[i] = s[k], o[k], (why[k] or None)
+    reached = np.array([np.nan if not np.isfinite(row).any() else 0.005 + 0.02 * np.flatnonzero(np.isfinite(row))[-1]
+                        for row in stress])
+    stats = _stats(reasons, ok, time.perf_counter() - t0)
+    store.write_label_chunk(NONLINEAR_LABELS, chunk_id, stats, stress=stress, max_strain=reached, ok=ok)
+    return stats
+
+
+def label_chunk_linear(root: str, settings: dict, chunk_id: int) -> dict:
+    """Homogenize every structure of one chunk and write its label file. Returns chunk stats."""
+    from trussvae.fem import homogenize_many
+    from trussvae.fem.elasticity import orthotropic_components
+
+    fe = LinearFESettings(**settings)
+    store = LatticeStore(root)
+    t0 = time.perf_counter()
+    frames, reasons = _chunk_frames(store, chunk_id, fe.relative_density)
     good = [i for i, f in enumerate(frames) if f is not None]
     n = len(frames)
     stiffness = np.full((n, 6, 6), np.nan)
@@ -76,35 +144,47 @@ def label_chunk_linear(root: str, settings: dict, chunk_id: int) -> dict:
         reasons[i] = why[k]
         radius[i] = frames[i].radius
     ok = np.array([r is None for r in reasons])
-    seconds = time.perf_counter() - t0
-    stats = {"n": n, "n_failed": int((~ok).sum()), "seconds": round(seconds, 3),
-             "failures": [{"row": i, "reason": r} for i, r in enumerate(reasons) if r is not None]}
+    stats = _stats(reasons, ok, time.perf_counter() - t0)
     store.write_label_chunk(LINEAR_LABELS, chunk_id, stats, orthotropic=orthotropic_components(stiffness),
                             stiffness=stiffness, radius=radius, ok=ok)
     return stats
 
 
-def label_dataset(store: LatticeStore | str, fe: LinearFESettings = LinearFESettings(), scheduler: str = "local",
-                  n_workers: int | None = None, progress: bool = True) -> LatticeStore:
-    """Add linear FE labels to every chunk of ``store`` that lacks them (resumable)."""
-    store = store if isinstance(store, LatticeStore) else LatticeStore(store)
+def label_dataset(store: LatticeStore | str, fe: LinearFESettings | NonlinearFESettings | None = None,
+                  scheduler: str = "local", n_workers: int | None = None, progress: bool = True,
+                  max_rows: int | None = None) -> LatticeStore:
+    """Add FE labels (linear by default, nonlinear with :class:`NonlinearFESettings`) to every chunk
+    of ``store`` that lacks them (resumable); only the chunks of the first ``max_rows`` structures
+    if given."""
     from trussvae import __version__
 
+    store = store if isinstance(store, LatticeStore) else LatticeStore(store)
+    fe = fe or LinearFESettings()
+    if isinstance(fe, NonlinearFESettings):
+        name, task, element = NONLINEAR_LABELS, label_chunk_nonlinear, "corotational beams (docs/fem_nonlinear.md)"
+    else:
+        name, task, element = LINEAR_LABELS, label_chunk_linear, "exact 3D frame, one element per strut"
     settings = asdict(fe)
-    recorded = store.meta.get("labels", {}).get(LINEAR_LABELS)
-    wanted = {"fe": settings, "package_version": __version__, "element": "exact 3D frame, one element per strut"}
+    recorded = store.meta.get("labels", {}).get(name)
+    wanted = {"fe": settings, "package_version": __version__, "element": element}
     if recorded is not None and recorded.get("fe") != settings:
-        raise StoreError(f"{store.root}: linear labels were computed with {recorded.get('fe')}, requested "
+        raise StoreError(f"{store.root}: {name} labels were computed with {recorded.get('fe')}, requested "
                          f"{settings}; use a new data set directory or the same FE settings")
     if recorded is None:
-        store.update_meta(labels={**store.meta.get("labels", {}), LINEAR_LABELS: wanted})
-    chunks = sorted(set(np.unique(store.index()[0]).tolist()))
-    todo = [c for c in chunks if c not in set(store.label_chunks(LINEAR_LABELS))]
+        store.update_meta(labels={**store.meta.get("labels", {}), name: wanted})
+    index_chunks = store.index()[0]
+    if max_rows is not None:
+        if int(max_rows) <= 0:
+            raise ValueError(f"max_rows must be positive, got {max_rows}")
+        index_chunks = index_chunks[: int(max_rows)]
+    chunks = sorted(set(np.unique(index_chunks).tolist()))
+    todo = [c for c in chunks if c not in set(store.label_chunks(name))]
     if todo:
-        log.info("FE-labelling %d chunk(s) (%d already done)", len(todo), len(chunks) - len(todo))
-        run_tasks(partial(label_chunk_linear, str(store.root), settings), todo, scheduler=scheduler,
-                  n_workers=n_workers, desc="FE labels", progress=progress)
-    n_failed = sum(store.chunk_stats(c, LINEAR_LABELS)["n_failed"] for c in chunks)
+        log.info("FE-labelling (%s) %d chunk(s) (%d already done)", name, len(todo), len(chunks) - len(todo))
+        run_tasks(partial(task, str(store.root), settings), todo, scheduler=scheduler,
+                  n_workers=n_workers, desc=f"FE labels ({name})", progress=progress)
+    done = store.label_chunks(name)
+    n_failed = sum(store.chunk_stats(c, name)["n_failed"] for c in done)
     store.update_meta(labels={**store.meta.get("labels", {}),
-                              LINEAR_LABELS: {**wanted, "n_failed": int(n_failed)}})
+                              name: {**wanted, "n_failed": int(n_failed), "n_chunks_labelled": len(done)}})
     return store

@@ -183,13 +183,27 @@ class LatticeStore:
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
 
-    def load_labels(self, name: str) -> dict[str, np.ndarray]:
-        """Label arrays of every indexed structure (raises if a chunk is not labelled yet)."""
-        missing = sorted(set(np.unique(self.index()[0]).tolist()) - set(self.label_chunks(name)))
-        if missing:
+    def load_labels(self, name: str, allow_partial: bool = False) -> dict[str, np.ndarray]:
+        """Label arrays of every indexed structure.
+
+        Raises if a chunk is not labelled yet, unless ``allow_partial``: then the rows of
+        unlabelled chunks get NaN (float arrays) / False (``ok``) (e.g. nonlinear labels of a subset).
+        """
+        done = set(self.label_chunks(name))
+        missing = sorted(set(np.unique(self.index()[0]).tolist()) - done)
+        if missing and (not allow_partial or not done):
             raise StoreError(f"{self.root}: labels {name!r} missing for {len(missing)} chunk(s) "
                              f"(first: {missing[0]}); run `python homogenize.py` on this store to finish them")
-        return self._gather(lambda c: self.read_label_chunk(name, c), None)
+        template = self.read_label_chunk(name, min(done)) if missing else None
+
+        def read(c: int) -> dict[str, np.ndarray]:
+            if c in done:
+                return self.read_label_chunk(name, c)
+            n = len(self.read_structure_chunk(c)["hashes"])
+            return {k: (np.zeros((n,) + v.shape[1:], bool) if v.dtype == bool
+                        else np.full((n,) + v.shape[1:], np.nan)) for k, v in template.items()}
+
+        return self._gather(read, None)
 
     def _gather(self, read, keys) -> dict[str, np.ndarray]:
         chunk, row = self.index()

@@ -12,8 +12,8 @@ __all__ = ["plot_elastic_surface"]
 def plot_elastic_surface(C: np.ndarray, ax=None, n_theta: int = 40, n_phi: int = 80, title: str | None = None,
                          cmap: str = "viridis"):
     """Draw E(d) d over the unit sphere on a matplotlib 3D axis, coloured by E(d). Returns the axis."""
-    import matplotlib.pyplot as plt
     import matplotlib
+    import matplotlib.pyplot as plt
     from matplotlib import colors
 
     pts, vals = elastic_surface(C, n_theta, n_phi)

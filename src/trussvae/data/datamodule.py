@@ -1,0 +1,191 @@
+"""`TrussDataModule`: dense in-memory tensors of a lattice store, split, normalised, batched.
+
+Batches are dicts of dense tensors, sliced from the in-memory arrays by a sampler that yields
+whole index tensors (no per-sample ``__getitem__`` + default collate, which cost ~25% of a
+training step)::
+
+    adj      (B, 351) float32 0/1   upper-triangular adjacency (``octant.TRIU_I/J`` order)
+    offsets  (B, 27)  float32       compact node offsets (0 for inactive nodes)
+    y        (B, k)   float32       normalised labels (see :mod:`trussvae.data.normalization`)
+    index    (B,)     int64         data-set row
+
+The GNN encoder builds its graph from ``adj``/``offsets`` inside the model
+(:func:`trussvae.data.graphs.dense_to_graph`); :meth:`TrussDataModule.pyg_dataset` gives the
+same graphs as a list of ``torch_geometric.data.Data`` for other uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from trussvae.data.normalization import LabelNormalizer, fit_normalizer
+from trussvae.data.splits import load_or_create_split
+from trussvae.io.store import LatticeStore, StoreError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TrussDataModule", "BatchIndexSampler", "DenseBatchDataset", "LABEL_KEYS", "LABEL_NAMES"]
+
+#: which array of which label set is the model target
+LABEL_KEYS = {"linear": ("linear", "orthotropic"), "nonlinear": ("nonlinear", "stress")}
+LABEL_NAMES = {
+    "linear": ["C1111", "C1122", "C1133", "C2222", "C2233", "C3333", "C2323", "C3131", "C1212"],
+    "nonlinear": [f"sigma_{i:02d}" for i in range(13)],
+}
+
+
+class BatchIndexSampler(Sampler):
+    """Yields (B,) int64 index tensors; shuffles from ``seed + epoch``.
+
+    Lightning calls :meth:`set_epoch` before every epoch (so a resumed run sees the same order);
+    used on its own, each new iteration advances the epoch.
+    """
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False):
+        self.n, self.batch_size, self.shuffle, self.seed, self.drop_last = n, batch_size, shuffle, seed, drop_last
+        self.epoch = 0
+
+    def __iter__(self):
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+            self.epoch += 1
+        else:
+            order = torch.arange(self.n)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[start:start + self.batch_size]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+
+
+class DenseBatchDataset(Dataset):
+    """Tensors held in memory; ``ds[index_tensor]`` returns the batch dict for those rows."""
+
+    def __init__(self, **tensors: torch.Tensor):
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(next(iter(self.tensors.values())))
+
+    def __getitem__(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: v[idx] for k, v in self.tensors.items()}
+
+
+class TrussDataModule(pl.LightningDataModule):
+    """Data of one lattice store for the VAE.
+
+    Args:
+        data_dir: the store directory (made by ``python homogenize.py``).
+        target: ``"linear"`` (9 orthotropic stiffness components) or ``"nonlinear"`` (13 stresses).
+        batch_size: global batch size (divided by the number of devices under DDP). Default 512.
+        split_fractions: train/val/test fractions (default 0.8/0.1/0.1).
+        split_seed: seed of the split; the split is saved as ``splits/split_seed{seed}.npz``.
+        label_transform: ``"none"`` (default) | ``"auto"`` | ``"log"`` (see :mod:`trussvae.data.normalization`).
+        shuffle_seed: seed of the per-epoch shuffling of the training batches.
+        num_workers, pin_memory: passed to the DataLoaders (0 workers is fastest for in-memory data).
+    """
+
+    def __init__(self, data_dir: str, target: str = "linear", batch_size: int = 512,
+                 split_fractions=(0.8, 0.1, 0.1), split_seed: int = 0, label_transform: str = "none",
+                 shuffle_seed: int = 0, num_workers: int = 0, pin_memory: bool = False):
+        super().__init__()
+        if target not in LABEL_KEYS:
+            raise ValueError(f"data.target must be one of {list(LABEL_KEYS)}, got {target!r}")
+        self.data_dir = str(data_dir)
+        self.target = target
+        self.batch_size = int(batch_size)
+        self.split_fractions = tuple(float(f) for f in split_fractions)
+        self.split_seed = int(split_seed)
+        self.label_transform = label_transform
+        self.shuffle_seed = int(shuffle_seed)
+        self.num_workers = int(num_workers)
+        self.pin_memory = bool(pin_memory)
+        self.normalizer: LabelNormalizer | None = None
+        self.datasets: dict[str, DenseBatchDataset] = {}
+        self.train_hashes: set[str] = set()
+        self.design_space_version: str | None = None
+
+    # ------------------------------------------------------------------ loading
+    @property
+    def label_names(self) -> list[str]:
+        return LABEL_NAMES[self.target]
+
+    @property
+    def n_properties(self) -> int:
+        return len(self.label_names)
+
+    def _open(self) -> tuple[dict, np.ndarray, np.ndarray]:
+        root = Path(self.data_dir)
+        if not (root / "meta.json").is_file():
+            raise FileNotFoundError(f"no lattice store at {root}; build it with `python homogenize.py "
+                                    f"out={root}` (see conf/homogenize.yaml)")
+        store = LatticeStore(root)
+        label_set, key = LABEL_KEYS[self.target]
+        try:
+            labels = store.load_labels(label_set)
+        except StoreError as exc:
+            raise FileNotFoundError(f"{root} has no complete {label_set!r} labels ({exc}); compute them with "
+                                    f"`python homogenize.py out={root}`") from exc
+        self.design_space_version = store.meta.get("design_space")
+        structures = store.load_structures()
+        y = np.asarray(labels[key], dtype=np.float64).reshape(len(structures["hashes"]), -1)
+        ok = np.asarray(labels.get("ok", np.ones(len(y), bool)), bool) & np.all(np.isfinite(y), axis=1)
+        return structures, y, ok
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:  # already set up (fit then test reuse the same tensors)
+            return
+        structures, y, ok = self._open()
+        n = len(y)
+        split = load_or_create_split(self.data_dir, n, self.split_fractions, self.split_seed)
+        split = {s: idx[ok[idx]] for s, idx in split.items()}
+        if len(split["train"]) < 2:
+            raise ValueError(f"{self.data_dir}: only {len(split['train'])} training rows with valid labels")
+        self.normalizer = fit_normalizer(y[split["train"]], self.label_transform)
+        y_norm = torch.as_tensor(self.normalizer.normalize(y), dtype=torch.float32)
+        adj = torch.as_tensor(structures["adjacency"], dtype=torch.float32)
+        off = torch.as_tensor(structures["offsets"], dtype=torch.float32)
+        for s, idx in split.items():
+            t = torch.as_tensor(idx)
+            self.datasets[s] = DenseBatchDataset(adj=adj[t], offsets=off[t], y=y_norm[t], index=t)
+        self.train_hashes = set(structures["hashes"][split["train"]].tolist())
+        log.info("data %s: %s rows (%d without valid %s labels dropped)", self.data_dir,
+                 {s: len(v) for s, v in split.items()}, int((~ok).sum()), self.target)
+
+    # ------------------------------------------------------------------ loaders
+    def _per_device_batch(self) -> int:
+        world = self.trainer.world_size if self.trainer is not None else 1
+        if self.batch_size % world:
+            raise ValueError(f"batch_size {self.batch_size} is not divisible by the number of devices {world}")
+        return self.batch_size // world
+
+    def _loader(self, stage: str, shuffle: bool) -> DataLoader:
+        ds = self.datasets[stage]
+        sampler = BatchIndexSampler(len(ds), self._per_device_batch(), shuffle, self.shuffle_seed)
+        return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=self.num_workers,
+                          pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def pyg_dataset(self, stage: str = "train") -> list:
+        """The ``stage`` split as a list of ``torch_geometric.data.Data`` (see :mod:`trussvae.data.graphs`)."""
+        from trussvae.data.graphs import to_pyg_data
+
+        t = self.datasets[stage].tensors
+        return [to_pyg_data(a, o, y) for a, o, y in zip(t["adj"], t["offsets"], t["y"])]

@@ -1,0 +1,263 @@
+"""`TrussVAE`: the paper's VAE with overlapping latent space and joint property predictor.
+
+Loss (eq. 4, per sample, averaged over the batch)::
+
+    L = w_adj * L_A + w_feat * L_x + w_prop * ||S - F(mu)||^2 + beta(t) * KL
+
+``L_A``: BCE-with-logits summed over the 351 adjacency entries (``adjacency_loss="bce"``,
+default) or the paper's squared error of the sigmoid probabilities (``"mse"``). ``L_x``: squared
+error summed over the 27 offsets, either of all entries with target 0 for inactive nodes
+(``feature_loss="all"``, default: the decoder then also learns to park unused nodes at the
+template) or of the active nodes' offsets only (``"active"``). Properties are normalised (see
+:mod:`trussvae.data.normalization`). ``beta(t)``: :mod:`trussvae.models.kl_schedules`.
+
+All constructor arguments are plain values (saved as hyper-parameters), so
+``TrussVAE.load_from_checkpoint(path)`` rebuilds the model without Hydra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torchmetrics import MeanMetric
+from torchmetrics.regression import R2Score
+
+from trussvae.data.graphs import active_dofs, active_nodes, positions_from_offsets
+from trussvae.data.normalization import LabelNormalizer
+from trussvae.design_space.truss_graph import DESIGN_SPACE_VERSION, TrussGraph
+from trussvae.models import kl_schedules
+from trussvae.models.decoders import AdjacencyDecoder, NodeFeatureDecoder
+from trussvae.models.encoders import GraphEncoder, MLPEncoder
+from trussvae.models.latent import LatentLayout
+from trussvae.models.metrics import adjacency_accuracy, exact_topology, validity_report
+from trussvae.models.predictor import PropertyPredictor
+
+__all__ = ["TrussVAE"]
+
+
+class TrussVAE(pl.LightningModule):
+    def __init__(self, d_A: int = 10, d_x: int = 10, d_Ax: int = 4, encoder: str = "mlp",
+                 adj_hidden: Sequence[int] = (256, 128), feat_hidden: Sequence[int] = (128, 64),
+                 pred_hidden: Sequence[int] = (128, 64), gnn_hidden: int = 64, gnn_layers: int = 3,
+                 dropout: float = 0.0, feature_activation: str = "tanh", shared_mode: str = "mean",
+                 target: str = "linear", n_properties: int = 9, property_names: Sequence[str] | None = None,
+                 adjacency_loss: str = "bce", feature_loss: str = "all",
+                 w_adj: float = 1.0, w_feat: float = 1.0, w_prop: float = 1.0,
+                 kl_schedule: str = "cyclical", kl_n_cycles: int = 4, kl_ratio: float = 0.5,
+                 kl_shape: str = "linear", kl_start: float = 0.25, beta_min: float = 0.0, beta_max: float = 1.0,
+                 kl_total_epochs: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0,
+                 lr_scheduler: str = "none", label_mean: Sequence[float] | None = None,
+                 label_std: Sequence[float] | None = None, label_log_mask: Sequence[bool] | None = None,
+                 validity_samples: int = 1000, validity_every_n_epochs: int = 5, validity_seed: int = 0,
+                 design_space_version: str = DESIGN_SPACE_VERSION):
+        super().__init__()
+        self.save_hyperparameters()
+        for name, value, allowed in [("encoder", encoder, ("mlp", "gnn")), ("target", target, ("linear", "nonlinear")),
+                                     ("adjacency_loss", adjacency_loss, ("bce", "mse")),
+                                     ("feature_loss", feature_loss, ("all", "active")),
+                                     ("kl_schedule", kl_schedule, kl_schedules.SCHEDULES),
+                                     ("kl_shape", kl_shape, kl_schedules.SHAPES),
+                                     ("lr_scheduler", lr_scheduler, ("none", "cosine"))]:
+            if value not in allowed:
+                raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
+        if design_space_version != DESIGN_SPACE_VERSION:
+            raise ValueError(f"model built for design space {design_space_version!r}, this code is "
+                             f"{DESIGN_SPACE_VERSION!r}")
+        self.layout = LatentLayout(d_A, d_x, d_Ax, shared_mode)
+        k = int(n_properties)
+        self.property_names = list(property_names) if property_names else [f"p{i}" for i in range(k)]
+        self.normalizer = LabelNormalizer(list(label_mean or [0.0] * k), list(label_std or [1.0] * k),
+                                          list(label_log_mask or [False] * k))
+        if not (len(self.normalizer.mean) == len(self.normalizer.std) == len(self.property_names) == k):
+            raise ValueError(f"n_properties={k} but {len(self.normalizer.mean)} normalisation entries / "
+                             f"{len(self.property_names)} names")
+        if encoder == "mlp":
+            self.adj_encoder = MLPEncoder(351, adj_hidden, d_A, dropout)
+        else:
+            self.adj_encoder = GraphEncoder(gnn_hidden, gnn_layers, d_A, head_hidden=adj_hidden[-1:])
+        self.feat_encoder = MLPEncoder(27, feat_hidden, d_x, dropout)
+        self.adj_decoder = AdjacencyDecoder(d_A, list(adj_hidden)[::-1], dropout)
+        self.feat_decoder = NodeFeatureDecoder(d_x, list(feat_hidden)[::-1], feature_activation, dropout)
+        self.predictor = PropertyPredictor(self.layout.d, pred_hidden, k, dropout)
+        self.metrics = torch.nn.ModuleDict({s: self._stage_metrics(k) for s in ("val", "test")})
+
+    @staticmethod
+    def _stage_metrics(k: int) -> torch.nn.ModuleDict:
+        return torch.nn.ModuleDict({
+            "adjacency_accuracy": MeanMetric(), "exact_topology_fraction": MeanMetric(),
+            "node_r2": R2Score(multioutput="raw_values"), "node_r2_dof": R2Score(),
+            "property_r2_norm": R2Score(multioutput="raw_values"),
+            "property_r2_phys": R2Score(multioutput="raw_values")})
+
+    # ------------------------------------------------------------------ the model
+    @property
+    def latent_dim(self) -> int:
+        return self.layout.d
+
+    @property
+    def latent_slices(self) -> dict[str, slice]:
+        """Slices of z: ``topology`` (specific), ``shared``, ``geometry`` (specific)."""
+        return {"topology": self.layout.topology, "shared": self.layout.shared, "geometry": self.layout.geometry}
+
+    def encode(self, adj: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 351) 0/1, (B, 27) offsets -> mu (B, d), logvar (B, d)."""
+        mu_A, lv_A = self.adj_encoder(adj) if self.hparams.encoder == "mlp" else self.adj_encoder(adj, offsets)
+        mu_x, lv_x = self.feat_encoder(offsets)
+        return self.layout.combine(mu_A, mu_x), self.layout.combine(lv_A, lv_x)
+
+    def decode_logits(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, d) -> adjacency logits (B, 351), offsets (B, 27)."""
+        return self.adj_decoder(z[:, self.layout.adjacency_input]), self.feat_decoder(z[:, self.layout.feature_input])
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, d) -> adjacency probabilities (B, 351), offsets (B, 27)."""
+        logits, offsets = self.decode_logits(z)
+        return torch.sigmoid(logits), offsets
+
+    def predict(self, mu: torch.Tensor) -> torch.Tensor:
+        """(B, d) latent means -> (B, k) normalised properties (use :meth:`denormalise` for physical)."""
+        return self.predictor(mu)
+
+    def denormalise(self, y_norm: torch.Tensor) -> torch.Tensor:
+        """(B, k) normalised -> physical properties (e.g. stiffness in units of E_s)."""
+        return self.normalizer.denormalize(y_norm)
+
+    def normalise(self, y: torch.Tensor) -> torch.Tensor:
+        return self.normalizer.normalize(y)
+
+    @torch.no_grad()
+    def decode_graphs(self, z: torch.Tensor, threshold: float = 0.5) -> list[TrussGraph]:
+        """(B, d) latents -> B :class:`TrussGraph` (adjacency probabilities thresholded)."""
+        prob, offsets = self.decode(z.to(self.device))
+        prob, offsets = prob.cpu().numpy(), offsets.cpu().double().numpy()
+        return [TrussGraph.from_vae_input(p, o, threshold) for p, o in zip(prob, offsets)]
+
+    def forward(self, adj: torch.Tensor, offsets: torch.Tensor, sample: bool = True) -> dict[str, torch.Tensor]:
+        mu, logvar = self.encode(adj, offsets)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
+        adj_logits, offsets_hat = self.decode_logits(z)
+        return {"mu": mu, "logvar": logvar, "z": z, "adj_logits": adj_logits, "offsets": offsets_hat,
+                "y": self.predict(mu)}
+
+    # ------------------------------------------------------------------ loss
+    def beta(self, batch_idx: int = 0) -> float:
+        """KL weight at the current training progress (epochs, fractional: epoch + batch / n_batches)."""
+        h = self.hparams
+        trainer = self._trainer
+        total = h.kl_total_epochs or (trainer.max_epochs if trainer is not None else None)
+        if not total or total < 0:
+            total = 100
+        n_batches = trainer.num_training_batches if trainer is not None else 1
+        n_batches = n_batches if isinstance(n_batches, int) and n_batches > 0 else 1
+        t = self.current_epoch + batch_idx / n_batches
+        params = {"beta_max": h.beta_max}
+        if h.kl_schedule != "constant":
+            params.update(n_cycles=h.kl_n_cycles, ratio=h.kl_ratio, shape=h.kl_shape, start=h.kl_start,
+                          beta_min=h.beta_min)
+        return kl_schedules.beta_at(h.kl_schedule, t, total, **params)
+
+    def losses(self, batch: dict, out: dict) -> dict[str, torch.Tensor]:
+        adj, off = batch["adj"], batch["offsets"]
+        if self.hparams.adjacency_loss == "bce":
+            l_adj = F.binary_cross_entropy_with_logits(out["adj_logits"], adj, reduction="none").sum(-1)
+        else:
+            l_adj = ((torch.sigmoid(out["adj_logits"]) - adj) ** 2).sum(-1)
+        sq = (out["offsets"] - off) ** 2
+        if self.hparams.feature_loss == "active":
+            sq = sq * active_dofs(adj)
+        mu, logvar = out["mu"], out["logvar"]
+        kl = 0.5 * (logvar.exp() + mu ** 2 - 1.0 - logvar).sum(-1)
+        return {"adjacency": l_adj.mean(), "features": sq.sum(-1).mean(),
+                "property": ((out["y"] - batch["y"]) ** 2).sum(-1).mean(), "kl": kl.mean()}
+
+    def _step(self, batch: dict, stage: str, beta: float) -> tuple[torch.Tensor, dict]:
+        out = self(batch["adj"], batch["offsets"], sample=True)
+        parts = self.losses(batch, out)
+        h = self.hparams
+        recon_prop = h.w_adj * parts["adjacency"] + h.w_feat * parts["features"] + h.w_prop * parts["property"]
+        loss = recon_prop + beta * parts["kl"]
+        B = batch["adj"].shape[0]
+        log = {f"{stage}/loss": loss, f"{stage}/objective": recon_prop + parts["kl"],
+               **{f"{stage}/loss_{k}": v for k, v in parts.items()}}
+        self.log_dict(log, on_step=False, on_epoch=True, batch_size=B, sync_dist=stage != "train",
+                      prog_bar=False)
+        return loss, out
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        beta = self.beta(batch_idx)
+        self.log("train/beta", beta, on_step=True, on_epoch=False)
+        loss, _ = self._step(batch, "train", beta)
+        self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+        return loss
+
+    # ------------------------------------------------------------------ evaluation
+    def _eval_step(self, batch: dict, stage: str) -> None:
+        _, _ = self._step(batch, stage, self.beta() if stage == "val" else 1.0)
+        m = self.metrics[stage]
+        mu, _ = self.encode(batch["adj"], batch["offsets"])
+        logits, off_hat = self.decode_logits(mu)  # deterministic reconstruction from the mean
+        m["adjacency_accuracy"].update(adjacency_accuracy(logits, batch["adj"]))
+        m["exact_topology_fraction"].update(exact_topology(logits, batch["adj"]))
+        act = active_nodes(batch["adj"])                                        # (B, 27)
+        m["node_r2"].update(positions_from_offsets(off_hat)[act], positions_from_offsets(batch["offsets"])[act])
+        dof = active_dofs(batch["adj"])
+        m["node_r2_dof"].update(off_hat[dof], batch["offsets"][dof])
+        y_hat = self.predict(mu)
+        m["property_r2_norm"].update(y_hat, batch["y"])
+        m["property_r2_phys"].update(self.denormalise(y_hat), self.denormalise(batch["y"]))
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def _log_stage_metrics(self, stage: str) -> None:
+        m = self.metrics[stage]
+        out = {f"{stage}/adjacency_accuracy": m["adjacency_accuracy"].compute(),
+               f"{stage}/exact_topology_fraction": m["exact_topology_fraction"].compute(),
+               f"{stage}/node_r2_dof": m["node_r2_dof"].compute()}
+        node = m["node_r2"].compute()
+        out.update({f"{stage}/node_r2_{a}": node[i] for i, a in enumerate("xyz")})
+        for scale in ("norm", "phys"):
+            r2 = m[f"property_r2_{scale}"].compute().reshape(-1)
+            sfx = "" if scale == "phys" else "_norm"
+            out.update({f"{stage}/property_r2{sfx}_{n}": r2[i] for i, n in enumerate(self.property_names)})
+            out[f"{stage}/property_r2{sfx}_min"] = r2.min()
+        r2n = m["property_r2_norm"].compute().reshape(-1)
+        out[f"{stage}/property_nrmse"] = torch.sqrt((1.0 - r2n).clamp_min(0)).mean()  # RMSE / std, mean over k
+        for metric in m.values():
+            metric.reset()
+        self.log_dict(out)
+
+    def validity(self, n: int | None = None, seed: int | None = None) -> dict[str, float]:
+        """Validity score of ``n`` samples z ~ N(0, I) (see :mod:`trussvae.models.metrics`)."""
+        n = n or self.hparams.validity_samples
+        g = torch.Generator().manual_seed(self.hparams.validity_seed if seed is None else seed)
+        z = torch.randn(n, self.latent_dim, generator=g)
+        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        return validity_report(self.decode_graphs(z), getattr(dm, "train_hashes", None) or None)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_stage_metrics("val")
+        every = self.hparams.validity_every_n_epochs
+        if every and (self.current_epoch + 1) % every == 0 and not self.trainer.sanity_checking:
+            rep = self.validity()
+            self.log_dict({f"val/validity_{k}": v for k, v in rep.items() if k != "n" and np.isfinite(v)})
+
+    def on_test_epoch_end(self) -> None:
+        self._log_stage_metrics("test")
+        if self.hparams.validity_samples:
+            rep = self.validity()
+            self.log_dict({f"validity/{k}": v for k, v in rep.items() if k != "n" and np.isfinite(v)})
+
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        if self.hparams.lr_scheduler == "cosine" and self.trainer.max_epochs and self.trainer.max_epochs > 0:
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.trainer.max_epochs)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        return opt

@@ -1,0 +1,130 @@
+"""Training entry point as a plain function: ``train(cfg: dict) -> metrics dict``.
+
+No Hydra here: ``train.py`` composes the configuration and passes plain dicts. Objects given
+as ``{"_target_": "package.Class", **kwargs}`` (callbacks, loggers) are built by
+:func:`build_object`.
+
+``cfg`` keys: ``seed``, ``data`` (:class:`~trussvae.data.TrussDataModule` kwargs), ``model``
+(:class:`~trussvae.models.TrussVAE` kwargs; label statistics and property names are filled in
+from the data), ``trainer`` (``pytorch_lightning.Trainer`` kwargs), ``callbacks`` and ``logger``
+(name -> object spec, or empty), ``paths.output_dir`` (the run folder), ``ckpt_path`` (None,
+``"last"`` = ``<output_dir>/checkpoints/last.ckpt``, or a path), ``auto_resume`` (resume from
+``<output_dir>/checkpoints/last.ckpt`` when it exists), ``train`` / ``test`` (bools).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+
+from trussvae.data import TrussDataModule
+from trussvae.models import TrussVAE
+
+log = logging.getLogger(__name__)
+
+__all__ = ["train", "build_object", "resolve_ckpt_path", "REQUIRED_METRICS"]
+
+REQUIRED_METRICS = ("test/adjacency_accuracy", "test/exact_topology_fraction", "test/node_r2_x", "test/node_r2_y",
+                    "test/node_r2_z", "test/property_r2_min", "test/property_r2", "validity/raw",
+                    "validity/repaired", "validity/novel_unique", "best_checkpoint")
+
+
+def build_object(spec: dict):
+    """``{"_target_": "pkg.mod.Class", **kwargs}`` -> ``Class(**kwargs)``."""
+    if not isinstance(spec, dict) or "_target_" not in spec:
+        raise ValueError(f"expected a dict with a '_target_' key, got {spec!r}")
+    kwargs = {k: v for k, v in spec.items() if k != "_target_"}
+    module, _, name = spec["_target_"].rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot import {spec['_target_']!r}: {exc}") from exc
+    return cls(**kwargs)
+
+
+def _build_all(specs: dict | None) -> list:
+    return [build_object(s) for s in (specs or {}).values() if s]
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path, auto_resume: bool) -> str | None:
+    last = output_dir / "checkpoints" / "last.ckpt"
+    if ckpt_path == "last":
+        if not last.is_file():
+            raise FileNotFoundError(f"ckpt_path=last but {last} does not exist; set hydra.run.dir to the "
+                                    "folder of the run to resume")
+        return str(last)
+    if ckpt_path:
+        if not Path(ckpt_path).is_file():
+            raise FileNotFoundError(f"ckpt_path: no checkpoint at {ckpt_path}")
+        return str(ckpt_path)
+    if auto_resume and last.is_file():
+        log.info("auto-resume from %s", last)
+        return str(last)
+    return None
+
+
+def _model_kwargs(model_cfg: dict, dm: TrussDataModule) -> dict:
+    kw = dict(model_cfg)
+    if kw.get("target", dm.target) != dm.target:
+        raise ValueError(f"model.target={kw['target']!r} but data.target={dm.target!r}")
+    norm = dm.normalizer
+    kw.update(target=dm.target, n_properties=dm.n_properties, property_names=dm.label_names,
+              label_mean=norm.mean, label_std=norm.std, label_log_mask=norm.log_mask)
+    return kw
+
+
+def _scalars(metrics: dict) -> dict:
+    out = {}
+    for k, v in metrics.items():
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def train(cfg: dict) -> dict:
+    """Fit the VAE, test the best checkpoint, write ``metrics.json`` into the run folder; return the metrics."""
+    output_dir = Path(cfg["paths"]["output_dir"])
+    output_dir.mkdir(parents=True, exist_ok=True)
+    pl.seed_everything(int(cfg.get("seed", 0)), workers=True)
+    dm = TrussDataModule(**cfg["data"])
+    dm.setup("fit")
+    if dm.design_space_version and dm.design_space_version != cfg["model"].get("design_space_version",
+                                                                                dm.design_space_version):
+        raise ValueError(f"data set design space {dm.design_space_version!r} != model's")
+    model = TrussVAE(**_model_kwargs(cfg["model"], dm))
+    loggers = _build_all(cfg.get("logger"))
+    callbacks = _build_all(cfg.get("callbacks"))
+    if not loggers:  # logger=none: a learning-rate monitor has nowhere to write
+        callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.LearningRateMonitor)]
+    trainer = pl.Trainer(**cfg.get("trainer", {}), callbacks=callbacks, logger=loggers or False)
+    for lg in loggers:
+        lg.log_hyperparams({"data": cfg["data"], "trainer": cfg.get("trainer", {}), "seed": cfg.get("seed")})
+    metrics: dict = {}
+    if cfg.get("train", True):
+        ckpt = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir, bool(cfg.get("auto_resume", True)))
+        trainer.fit(model, datamodule=dm, ckpt_path=ckpt)
+        metrics.update(_scalars(trainer.callback_metrics))
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback is not None else ""
+    if cfg.get("test", True):
+        test_ckpt = best or (None if cfg.get("train", True) else cfg.get("ckpt_path"))
+        trainer.test(model, datamodule=dm, ckpt_path=test_ckpt)
+        metrics.update(_scalars(trainer.callback_metrics))
+        names = dm.label_names
+        metrics["test/property_r2"] = {n: metrics.get(f"test/property_r2_{n}", float("nan")) for n in names}
+        for key in REQUIRED_METRICS:  # e.g. validity/novel_unique is undefined when nothing decodes validly
+            metrics.setdefault(key, float("nan"))
+    metrics["best_checkpoint"] = best or None
+    metrics = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
+    metrics["test/property_r2"] = {k: (None if not np.isfinite(v) else v)
+                                   for k, v in metrics.get("test/property_r2", {}).items()} or None
+    if trainer.is_global_zero:
+        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
+        log.info("wrote %s", output_dir / "metrics.json")
+    return metrics

@@ -1,0 +1,111 @@
+"""End-to-end training on the tiny labelled store, composed from the real conf/train.yaml."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from trussvae.training import REQUIRED_METRICS, train
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = str(REPO / "conf")
+os.environ.setdefault("WANDB_MODE", "offline")
+torch.set_num_threads(1)
+
+
+def _cfg(store_root, out_dir, *overrides, hydra_cfg: bool = False):
+    base = [f"paths.root_dir={REPO}", f"paths.output_dir={out_dir}", f"data.data_dir={store_root}",
+            "data.batch_size=64", "trainer.max_epochs=1", "trainer.accelerator=cpu",
+            "trainer.enable_progress_bar=false",
+            "++trainer.limit_train_batches=2", "++trainer.limit_val_batches=1", "++trainer.enable_model_summary=false",
+            "model.validity_samples=40", "model.validity_every_n_epochs=1", "callbacks.figures.every_n_epochs=1"]
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose("train", overrides=base + list(overrides), return_hydra_config=hydra_cfg)
+
+
+def _plain(cfg):
+    if "hydra" in cfg:
+        cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_train_end_to_end_writes_metrics(labelled_store, tmp_path):
+    cfg = _cfg(labelled_store.root, tmp_path / "run", "logger=csv")
+    metrics = train(_plain(cfg))
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    for key in REQUIRED_METRICS:
+        assert key in saved and key in metrics, key
+    assert set(saved["test/property_r2"]) == {"C1111", "C1122", "C1133", "C2222", "C2233", "C3333", "C2323",
+                                              "C3131", "C1212"}
+    assert 0.0 <= saved["test/adjacency_accuracy"] <= 1.0
+    assert 0.0 <= saved["validity/raw"] <= saved["validity/repaired"] <= 1.0
+    assert Path(saved["best_checkpoint"]).is_file()
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+    assert list((tmp_path / "run" / "csv").rglob("reconstructions_epoch0000.png"))
+
+
+def test_config_typo_fails_clearly(labelled_store, tmp_path):
+    with pytest.raises(ConfigCompositionException, match="d_Aa"):
+        _cfg(labelled_store.root, tmp_path, "model.d_Aa=6")
+    with pytest.raises(ConfigCompositionException, match="loger|logger"):
+        _cfg(labelled_store.root, tmp_path, "loger=csv")
+    cfg = _cfg(labelled_store.root, tmp_path, "model.d_A=3", "model.d_Ax=4", "logger=none")
+    with pytest.raises(ValueError, match="d_Ax"):
+        train(_plain(cfg))
+
+
+def test_missing_store_says_what_to_run(tmp_path):
+    cfg = _cfg(tmp_path / "no_store", tmp_path / "run", "logger=none")
+    with pytest.raises(FileNotFoundError, match="python homogenize.py out="):
+        train(_plain(cfg))
+
+
+def test_latent_split_override_and_sweep_configs_compose(labelled_store, tmp_path):
+    cfg = _cfg(labelled_store.root, tmp_path, "model.d_A=6", "model.d_x=6", "model.d_Ax=2")
+    assert (cfg.model.d_A, cfg.model.d_x, cfg.model.d_Ax) == (6, 6, 2)
+    sweep = _cfg(labelled_store.root, tmp_path, "+sweep=latent_split", hydra_cfg=True)
+    assert set(sweep.hydra.sweeper.params) == {"model.d_A", "model.d_x", "model.d_Ax"}
+    optuna = _cfg(labelled_store.root, tmp_path, "hparams_search=optuna", hydra_cfg=True)
+    assert optuna.hydra.sweeper.storage is None and optuna.optimized_metric == "val/objective"
+    slurm = _cfg(labelled_store.root, tmp_path, "+launcher=slurm", hydra_cfg=True)
+    assert "submitit" in slurm.hydra.launcher._target_.lower()
+    for name in ("paper", "gnn"):
+        _cfg(labelled_store.root, tmp_path, f"experiment={name}")
+    for name in ("default", "fdr", "overfit", "limit"):
+        _cfg(labelled_store.root, tmp_path, f"debug={name}")
+    wandb = _cfg(labelled_store.root, tmp_path, "logger=wandb")
+    assert wandb.logger.wandb.mode in ("offline", os.environ.get("WANDB_MODE"))
+
+
+@pytest.mark.slow
+def test_gnn_encoder_and_tensorboard_run(labelled_store, tmp_path):
+    cfg = _cfg(labelled_store.root, tmp_path / "run", "model=vae_gnn", "logger=tensorboard")
+    metrics = train(_plain(cfg))
+    assert all(k in metrics for k in REQUIRED_METRICS)
+    assert list((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+@pytest.mark.slow
+def test_train_py_entry_point_and_resume(labelled_store, tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, str(REPO / "train.py"), f"data.data_dir={labelled_store.root}", f"hydra.run.dir={run}",
+           "data.batch_size=64", "trainer.max_epochs=1", "trainer.accelerator=cpu", "logger=none",
+           "model.validity_samples=20", "trainer.enable_progress_bar=false"]
+    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
+    subprocess.run(cmd, check=True, cwd=tmp_path, env=env, capture_output=True, timeout=300)
+    assert (run / "metrics.json").is_file()
+    out = subprocess.run(cmd[:-4] + ["trainer.max_epochs=2", "logger=none", "model.validity_samples=20",
+                                     "trainer.enable_progress_bar=false"],
+                         check=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert "auto-resume" in out.stdout + out.stderr
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["epoch"] == 1
