@@ -24,35 +24,53 @@ log = logging.getLogger("homogenize")
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="homogenize")
 def main(cfg: DictConfig) -> None:
-    from trussvae.generation.label import LinearFESettings
-    from trussvae.pipeline import build_labelled_dataset, homogenize_lattice_file
+    from trussvae.generation.label import LinearFESettings, NonlinearFESettings
+    from trussvae.pipeline import build_labelled_dataset, compress_lattice_file, homogenize_lattice_file
 
     c = OmegaConf.to_container(cfg, resolve=True)
-    fe_cfg = {k: v for k, v in c["fem"].items() if k != "kind"}
-    if c["fem"]["kind"] != "linear":
-        sys.exit(f"fem={c['fem']['kind']}: only linear FE labels are available in this version")
+    kind = c["fem"].pop("kind")
     try:
-        fe = LinearFESettings(**fe_cfg)
+        if kind not in ("linear", "nonlinear"):
+            raise ValueError(f"fem.kind must be linear or nonlinear, got {kind!r}")
+        fe = (LinearFESettings if kind == "linear" else NonlinearFESettings)(**c["fem"])
         if c["lattice"] is not None:
             out_dir = HydraConfig.get().runtime.output_dir
-            res = homogenize_lattice_file(c["lattice"], out_dir, fe, c["lattice_relative_density"])
-            np.set_printoptions(precision=5, suppress=False, linewidth=120)
-            print(f"stiffness (Voigt 11,22,33,23,13,12; units of E_s; rho={res['fe']['relative_density']:.4g}):")
-            print(np.array(res["stiffness_voigt"]))
-            props = res["properties"]
-            for keys in (("E11", "E22", "E33"), ("G23", "G13", "G12"), ("nu12", "nu21", "nu13", "nu31", "nu23", "nu32"),
-                         ("K_V", "G_V", "K_R", "G_R", "A_U")):
-                print("  " + "  ".join(f"{k}={props[k]:.5g}" for k in keys))
-            print(f"written: {out_dir}/homogenized.json, {out_dir}/elastic_surface.png")
+            if kind == "nonlinear":
+                _print_compression(compress_lattice_file(c["lattice"], out_dir, fe, c["lattice_relative_density"]),
+                                   out_dir)
+            else:
+                _print_stiffness(homogenize_lattice_file(c["lattice"], out_dir, fe, c["lattice_relative_density"]),
+                                 out_dir)
             return
         store = build_labelled_dataset(c["out"], c["n"], c["seed"], c["chunk_size"], c["generation"],
-                                       fe if c["labels"] else None, c["scheduler"], c["n_workers"], c["progress"])
-    except (ValueError, RuntimeError) as exc:
+                                       fe if c["labels"] else None, c["scheduler"], c["n_workers"], c["progress"],
+                                       c["label_rows"])
+    except (ValueError, RuntimeError, TypeError) as exc:
         log.error("%s", exc)
         sys.exit(f"error: {exc}")
-    labelled = "with linear FE labels" if c["labels"] else "structures only"
-    failed = store.meta.get("labels", {}).get("linear", {}).get("n_failed", 0) if c["labels"] else 0
+    labelled = f"with {kind} FE labels" if c["labels"] else "structures only"
+    failed = store.meta.get("labels", {}).get(kind, {}).get("n_failed", 0) if c["labels"] else 0
     print(f"data set: {len(store)} unique valid lattices ({labelled}; {failed} FE failures) in {store.root}")
+
+
+def _print_stiffness(res: dict, out_dir: str) -> None:
+    np.set_printoptions(precision=5, suppress=False, linewidth=120)
+    print(f"stiffness (Voigt 11,22,33,23,13,12; units of E_s; rho={res['fe']['relative_density']:.4g}):")
+    print(np.array(res["stiffness_voigt"]))
+    props = res["properties"]
+    for keys in (("E11", "E22", "E33"), ("G23", "G13", "G12"), ("nu12", "nu21", "nu13", "nu31", "nu23", "nu32"),
+                 ("K_V", "G_V", "K_R", "G_R", "A_U")):
+        print("  " + "  ".join(f"{k}={props[k]:.5g}" for k in keys))
+    print(f"written: {out_dir}/homogenized.json, {out_dir}/elastic_surface.png")
+
+
+def _print_compression(res: dict, out_dir: str) -> None:
+    print(f"uniaxial compression along e3: {res['status']}"
+          + (f" ({res['reason']}, reached {100 * res['max_strain_reached']:.1f}%)" if res["status"] != "converged"
+             else ""))
+    for e, s in zip(res["strain"], res["stress"]):
+        print(f"  strain {100 * e:5.1f}%   stress {s:.5g} E_s")
+    print(f"written: {out_dir}/compression.json, {out_dir}/compression.png")
 
 
 if __name__ == "__main__":

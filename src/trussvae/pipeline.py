@@ -12,7 +12,54 @@ from trussvae.generation.label import LinearFESettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["homogenize_lattice_file", "build_labelled_dataset"]
+__all__ = ["homogenize_lattice_file", "compress_lattice_file", "build_labelled_dataset"]
+
+
+def _frame_from_file(path, relative_density: float | None, default_density: float):
+    """(frame, graph-or-None) of a lattice file; TrussGraphs are validated (all reasons listed)."""
+    from trussvae.design_space import TrussGraph
+    from trussvae.io.lattice_file import load_lattice
+
+    lattice = load_lattice(path)
+    if isinstance(lattice, TrussGraph):
+        reasons = lattice.validate()
+        if reasons:
+            raise ValueError(f"{path}: invalid design-space truss:\n  - " + "\n  - ".join(reasons))
+        return lattice.to_frame(relative_density=relative_density or default_density), lattice
+    return (lattice if relative_density is None else lattice.with_relative_density(relative_density)), None
+
+
+def compress_lattice_file(path: str | Path, out_dir: str | Path, fe, relative_density: float | None = None,
+                          figures: bool = True) -> dict:
+    """Uniaxial compression (``fe``: NonlinearFESettings) of one lattice file; writes ``compression.json``."""
+    from trussvae.fem.nonlinear import uniaxial_compression
+
+    frame, graph = _frame_from_file(path, relative_density, fe.relative_density)
+    res = uniaxial_compression(frame, max_strain=fe.max_strain, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam,
+                               confined=fe.confined, imperfection=fe.imperfection, seed=fe.seed,
+                               time_limit=fe.time_limit)
+    result = {"lattice_file": str(path), "fe": {**fe.__dict__, "relative_density": frame.relative_density()},
+              "status": res.status, "reason": res.reason, "max_strain_reached": res.max_strain_reached,
+              "strain": res.strain.tolist(), "stress": res.stress.tolist(),
+              "path_strain": res.path_strain.tolist(), "path_stress": res.path_stress.tolist(),
+              "frame": frame.to_dict(), "truss_graph": graph.to_dict() if graph is not None else None}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "compression.json").write_text(json.dumps(result, indent=1))
+    if figures:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(5, 4))
+        ax = fig.add_subplot()
+        ax.plot(100 * res.path_strain, res.path_stress, "-", label="every increment")
+        ax.plot(100 * res.strain, res.stress, "o", label="13 label points")
+        ax.set_xlabel("compressive strain [%]")
+        ax.set_ylabel("nominal stress / E_s")
+        ax.set_title(f"{res.status}" + (f": {res.reason}" if res.status != "converged" else ""), fontsize=8)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out_dir / "compression.png", dpi=120)
+    return result
 
 
 def homogenize_lattice_file(path: str | Path, out_dir: str | Path, fe: LinearFESettings | None = None,
@@ -23,22 +70,12 @@ def homogenize_lattice_file(path: str | Path, out_dir: str | Path, fe: LinearFES
     radius of ``fe.relative_density``. A PeriodicFrame keeps its radii unless
     ``relative_density`` is given. Returns the result dict (stiffness, compliance, properties).
     """
-    from trussvae.design_space import TrussGraph
     from trussvae.fem import homogenize
     from trussvae.fem.elasticity import stiffness_to_compliance
     from trussvae.fem.properties import effective_properties
-    from trussvae.io.lattice_file import load_lattice
 
     fe = fe or LinearFESettings()
-    lattice = load_lattice(path)
-    graph = None
-    if isinstance(lattice, TrussGraph):
-        reasons = lattice.validate()
-        if reasons:
-            raise ValueError(f"{path}: invalid design-space truss:\n  - " + "\n  - ".join(reasons))
-        graph, frame = lattice, lattice.to_frame(relative_density=relative_density or fe.relative_density)
-    else:
-        frame = lattice if relative_density is None else lattice.with_relative_density(relative_density)
+    frame, graph = _frame_from_file(path, relative_density, fe.relative_density)
     C = homogenize(frame, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam)
     rho = frame.relative_density()
     result = {
@@ -76,14 +113,15 @@ def _lattice_figures(frame, C: np.ndarray, out_dir: Path) -> None:
 
 
 def build_labelled_dataset(out: str | Path, n: int, seed: int, chunk_size: int, generator: dict,
-                           fe: LinearFESettings | None, scheduler: str, n_workers: int | None,
-                           progress: bool = True):
-    """Generate (resumably) ``n`` structures into ``out`` and, if ``fe`` is given, FE-label them."""
+                           fe, scheduler: str, n_workers: int | None, progress: bool = True,
+                           label_rows: int | None = None):
+    """Generate (resumably) ``n`` structures into ``out`` and, if ``fe`` is given (Linear- or
+    NonlinearFESettings), FE-label them (only the chunks of the first ``label_rows`` if given)."""
     from trussvae.generation import GeneratorConfig, build_dataset
     from trussvae.generation.label import label_dataset
 
     store = build_dataset(out, n=n, seed=seed, chunk_size=chunk_size, config=GeneratorConfig.from_dict(generator),
                           scheduler=scheduler, n_workers=n_workers, progress=progress)
     if fe is not None:
-        label_dataset(store, fe, scheduler=scheduler, n_workers=n_workers, progress=progress)
+        label_dataset(store, fe, scheduler=scheduler, n_workers=n_workers, progress=progress, max_rows=label_rows)
     return store

@@ -69,3 +69,24 @@ def test_refuses_other_fe_settings_and_bad_settings(store):
 def test_missing_labels_say_how_to_finish(store):
     with pytest.raises(StoreError, match="homogenize.py"):
         store.load_labels("linear")
+
+
+def test_nonlinear_labels_of_a_subset(tmp_path):
+    from trussvae.fem.nonlinear import uniaxial_compression
+    from trussvae.generation.label import NonlinearFESettings
+
+    store = build_dataset(tmp_path / "ds", 8, seed=4, chunk_size=4, scheduler="sync", progress=False)
+    fe = NonlinearFESettings(max_strain=0.05, time_limit=30.0)
+    label_dataset(store, fe, scheduler="sync", progress=False, max_rows=4)  # only the first chunk
+    assert store.label_chunks("nonlinear") == [0]
+    with pytest.raises(StoreError, match="missing"):
+        store.load_labels("nonlinear")
+    labels = store.load_labels("nonlinear", allow_partial=True)
+    assert labels["stress"].shape == (8, 13)
+    assert not labels["ok"][4:].any() and np.isnan(labels["stress"][4:]).all()
+    chunk = store.read_label_chunk("nonlinear", 0)
+    g = store.graphs([0])[0]
+    direct = uniaxial_compression(g.to_frame(relative_density=0.15), max_strain=0.05)
+    np.testing.assert_allclose(chunk["stress"][0], direct.stress, rtol=1e-6, equal_nan=True)
+    assert np.isfinite(chunk["stress"][0, :3]).all() and np.isnan(chunk["stress"][0, 3:]).all()  # 0.5..4.5%
+    assert store.meta["labels"]["nonlinear"]["fe"]["max_strain"] == 0.05
