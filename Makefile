@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks train.py design.py homogenize.py
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_generation.py
+	$(BIN)/python benchmarks/bench_dataset.py
 	$(BIN)/python benchmarks/bench_fem.py
 
 demo: $(STAMP)

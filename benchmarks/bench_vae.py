@@ -1,6 +1,9 @@
-"""Training throughput of the VAE (MLP vs GNN adjacency encoder) at batch 1024, CPU.
+"""Training throughput of the VAE (MLP vs GNN adjacency encoder), CPU.
 
-    python benchmarks/bench_vae.py [--threads 1] [--steps 20]
+    python benchmarks/bench_vae.py [--threads 1] [--steps 20] [--batch 1024]
+
+The model is built from ``conf/model/vae.yaml`` (the default configuration; the GNN variant only
+switches ``encoder``).
 
 Uses the real input pipeline (in-memory tensors, BatchIndexSampler, DataLoader with
 batch_size=None) on structures from the generator, and a full optimiser step (forward, loss
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,10 +34,19 @@ def _data(n: int) -> DenseBatchDataset:
     return DenseBatchDataset(adj=adj, offsets=off, y=torch.randn(n, 9), index=torch.arange(n))
 
 
+def _default_model_kwargs() -> dict:
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parents[1] / "conf/model/vae.yaml"))
+    cfg.pop("defaults", None)
+    cfg.pop("target", None)
+    return cfg
+
+
 def bench(encoder: str, ds: DenseBatchDataset, batch: int, steps: int) -> float:
     torch.manual_seed(0)
-    model = TrussVAE(encoder=encoder, n_properties=9)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model = TrussVAE(**{**_default_model_kwargs(), "encoder": encoder}, n_properties=9)
+    opt = torch.optim.Adam(model.parameters(), lr=model.hparams.lr)
     loader = DataLoader(ds, sampler=BatchIndexSampler(len(ds), batch, shuffle=True), batch_size=None)
     it = iter(loader)
     done, t0 = 0, None
