@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from trussvae.fem.beam import element_stiffness
-from trussvae.fem.corotational import element_energy, element_properties, reference_triad, rotation_matrix
+from trussvae.fem.corotational import (
+    element_energy,
+    element_properties,
+    local_deformations,
+    reference_triad,
+    rotation_matrix,
+)
 
 D = np.array([0.3, 0.5, 0.8])
 L0 = float(np.linalg.norm(D))
@@ -20,13 +26,8 @@ def _energy(x, Ra, Rb, d, shallow):
     return W, g, H
 
 
-@pytest.mark.parametrize("shallow", [0, 1])
-def test_gradient_and_hessian_match_finite_differences(shallow):
-    rng = np.random.default_rng(1)
-    Ra, Rb = rotation_matrix(*rng.normal(size=3) * 0.5), rotation_matrix(*rng.normal(size=3) * 0.5)
-    d = 0.9 * D + 0.1 * rng.normal(size=3)
-    _, g, H = _energy(np.zeros(9), Ra, Rb, d, shallow)
-    h = 1e-4
+def _fd_gradient_hessian(Ra, Rb, d, shallow, h=1e-4):
+    """Central differences of the energy of the pulled-back state (d + x, exp(phi_a) Ra, exp(phi_b) Rb)."""
     gf, Hf = np.zeros(9), np.zeros((9, 9))
     eye = np.eye(9) * h
     for k in range(9):
@@ -35,6 +36,16 @@ def test_gradient_and_hessian_match_finite_differences(shallow):
             e = [_energy(s * eye[k] + t * eye[m], Ra, Rb, d, shallow)[0]
                  for s, t in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
             Hf[k, m] = (e[0] - e[1] - e[2] + e[3]) / (4 * h * h)
+    return gf, Hf
+
+
+@pytest.mark.parametrize("shallow", [0, 1])
+def test_gradient_and_hessian_match_finite_differences(shallow):
+    rng = np.random.default_rng(1)
+    Ra, Rb = rotation_matrix(*rng.normal(size=3) * 0.5), rotation_matrix(*rng.normal(size=3) * 0.5)
+    d = 0.9 * D + 0.1 * rng.normal(size=3)
+    _, g, H = _energy(np.zeros(9), Ra, Rb, d, shallow)
+    gf, Hf = _fd_gradient_hessian(Ra, Rb, d, shallow)
     assert np.abs(g - gf).max() < 1e-6 * np.abs(g).max()
     assert np.abs(H - Hf).max() < 1e-6 * np.abs(H).max()
     assert np.allclose(H, H.T, atol=1e-14 * np.abs(H).max())
@@ -63,3 +74,45 @@ def test_rodrigues_is_orthogonal_and_exponential():
     from scipy.linalg import expm
     S = np.array([[0, -phi[2], phi[1]], [phi[2], 0, -phi[0]], [-phi[1], phi[0], 0]])
     assert np.allclose(R, expm(S), atol=1e-13)
+
+
+def _axis_perp_to(t, beta):
+    """Unit vector perpendicular to t at angle beta in the (e2, e3) plane of t's reference triad."""
+    E = reference_triad(t)
+    return np.cos(beta) * E[:, 1] + np.sin(beta) * E[:, 2]
+
+
+@pytest.mark.parametrize("theta", [1e-3, 0.3, 1.2, 2.0, 2.9])
+def test_local_rotations_are_the_log_map_up_to_large_angles(theta):
+    # bending: node a rotated by exp(theta n) with n perpendicular to the chord; the local rotation
+    # vector must be exactly theta n (no sin-type saturation near 90 deg, no spurious zero at 180 deg)
+    n = _axis_perp_to(D, 0.7)
+    ta = rotation_matrix(*(theta * n)) @ E0
+    m = local_deformations(D.copy(), ta, E0)
+    assert m[0] == pytest.approx(L0, rel=1e-14)
+    assert m[1] == pytest.approx(theta * n @ E0[:, 2], abs=1e-12)  # th_za: component along t^3
+    assert m[2] == pytest.approx(theta * n @ E0[:, 1], abs=1e-12)  # th_ya: component along t^2
+    assert abs(m[3]) < 1e-14 and abs(m[4]) < 1e-14 and abs(m[5]) < 1e-12
+    # twist: node b rotated about the chord
+    tb = rotation_matrix(*(theta * D / L0)) @ E0
+    m = local_deformations(D.copy(), E0, tb)
+    assert m[5] == pytest.approx(theta, rel=1e-12)
+    assert np.abs(m[1:5]).max() < 1e-12
+    # the bending energy keeps growing quadratically: W = kaa theta^2 / 2 (shallow term off)
+    g, H = np.zeros(9), np.zeros((9, 9))
+    W = element_energy(D.copy(), rotation_matrix(*(theta * n)) @ E0, E0, L0, *PROPS, 0, g, H)
+    assert W == pytest.approx(0.5 * PROPS[1] * theta**2, rel=1e-10)
+
+
+@pytest.mark.parametrize("angle", [0.02, 1.4, 2.4])
+def test_tangent_matches_finite_differences_at_large_local_rotations(angle):
+    # both branches of the rotation measure (series near the chord, closed form beyond)
+    rng = np.random.default_rng(2)
+    Ra = rotation_matrix(*(angle * _axis_perp_to(D, 0.3))) @ rotation_matrix(*(0.3 * D / L0))
+    Rb = rotation_matrix(*(-0.8 * angle * _axis_perp_to(D, 2.0)))
+    d = 0.95 * D + 0.02 * rng.normal(size=3)
+    _, g, H = _energy(np.zeros(9), Ra, Rb, d, 1)
+    gf, Hf = _fd_gradient_hessian(Ra, Rb, d, 1)
+    assert np.abs(g - gf).max() < 1e-6 * np.abs(g).max()
+    assert np.abs(H - Hf).max() < 1e-6 * np.abs(H).max()
+    assert np.allclose(H, H.T, atol=1e-13 * np.abs(H).max())

@@ -56,13 +56,21 @@ def test_simple_cubic_buckles_at_rotationally_restrained_sway_euler_strain():
     assert abs(res.path_F[-1][0, 2]) + abs(res.path_F[-1][1, 2]) > 1e-3
 
 
-def test_imperfect_octet_softens_after_buckling():
-    res = uniaxial_compression(elementary("octet").to_frame(relative_density=0.15))
+def test_imperfect_octet_buckles_and_plateaus():
+    frame = elementary("octet").to_frame(relative_density=0.15)
+    res = uniaxial_compression(frame)
     assert res.status == "converged" and np.all(np.isfinite(res.stress))
-    peak = int(np.argmax(res.stress))
-    assert 0 < peak < 12 and res.stress[-1] < 0.95 * res.stress[peak]
     assert res.strain.shape == res.stress.shape == (13,)
     np.testing.assert_allclose(res.strain, LABEL_STRAINS)
+    E0 = res.initial_modulus
+    # nearly linear at first, buckling at ~8.4 % (strut buckling), then a flat plateau
+    assert res.stress[1] == pytest.approx(E0 * LABEL_STRAINS[1], rel=0.05)
+    assert res.instabilities and 0.07 < res.instabilities[0] < 0.09
+    assert abs(res.stress[-1] - res.stress[5]) < 0.02 * res.stress[5]
+    assert res.stress[-1] < 0.35 * E0 * LABEL_STRAINS[-1]
+    # the plateau is not a discretisation artefact: 4 elements per strut agree within 4 %
+    fine = uniaxial_compression(frame, n_sub=4, bifurcation_tol=None)
+    np.testing.assert_allclose(fine.stress, res.stress, rtol=0.04)
 
 
 def test_work_equals_stored_energy():
@@ -153,3 +161,34 @@ def test_compression_labels_batch_survives_bad_structures():
     assert stress.shape == (2, 13)
     assert ok[0] and not ok[1] and "MechanismError" in reasons[1]
     assert np.isfinite(stress[0, :3]).all() and np.isnan(stress[0, 3:]).all()
+
+
+def test_previously_failing_generated_lattice_now_reaches_25_percent():
+    # design-space lattice #20 of seed 11 stopped at 23.4 % ("trust region collapsed") with the sin-type
+    # local rotations: half-strut elements bent past 45 deg softened spuriously (W ~ sin^2) and some
+    # elements flipped to the spurious zero-energy state at 180 deg
+    frame = generate_structures(21, seed=11)[20].to_frame(relative_density=0.15)
+    res = uniaxial_compression(frame, bifurcation_tol=None)
+    assert res.status == "converged" and np.all(np.isfinite(res.stress)) and np.all(res.stress > 0)
+    assert res.final_struts.shape == (frame.n_struts, 3, 3)
+    assert res.increments < 40 and res.iterations < 200
+
+
+def test_compression_labels_in_parallel_equal_serial():
+    frames = [elementary(n).to_frame(relative_density=0.15) for n in ("bcc", "octet", "simple_cubic")]
+    s1, ok1, _ = compression_labels(frames, max_strain=0.05)
+    s2, ok2, _ = compression_labels(frames, max_strain=0.05, n_jobs=2, chunk_size=1)
+    assert ok1.all() and ok2.all()
+    np.testing.assert_array_equal(s1, s2)
+
+
+def test_cell_size_does_not_change_stress_or_convergence():
+    # stress is invariant under a uniform scaling of the cell (lengths and radii); the Newton scaling
+    # of the translations (by V^(1/3)) keeps the iteration count unchanged
+    frame = elementary("octet").to_frame(relative_density=0.15)
+    big = PeriodicFrame(3.0 * frame.lattice_vectors, frame.nodes, frame.struts, frame.shifts, 3.0 * frame.radii())
+    a = uniaxial_compression(frame, max_strain=0.105, bifurcation_tol=None)
+    b = uniaxial_compression(big, max_strain=0.105, bifurcation_tol=None)
+    assert a.status == b.status == "converged"
+    np.testing.assert_allclose(b.stress[:6], a.stress[:6], rtol=1e-6)
+    assert b.iterations <= a.iterations + 3

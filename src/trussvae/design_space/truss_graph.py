@@ -18,7 +18,6 @@ default; inactive nodes 0), or all positions (81,) = ``positions.ravel()``
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from trussvae.design_space.validity import (
     check,
     full_cell_struts,
 )
+from trussvae.io.jsonio import dump_json, load_json_object
 
 __all__ = ["TrussGraph", "TrussGraphError", "DESIGN_SPACE_VERSION"]
 
@@ -217,10 +217,8 @@ class TrussGraph:
         }
 
     def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            Path(path).write_text(text)
-        return text
+        """JSON text of :meth:`to_dict`, also written to ``path`` when given."""
+        return dump_json(self.to_dict(), path, indent)
 
     @classmethod
     def from_dict(cls, data: dict) -> TrussGraph:
@@ -246,16 +244,7 @@ class TrussGraph:
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> TrussGraph:
         """Parse JSON text, or read it from a path."""
-        text = str(text_or_path)
-        if not text.lstrip().startswith(("{", "[")):
-            path = Path(text_or_path)
-            if not path.is_file():
-                raise TrussGraphError(f"truss graph: no such file {path}")
-            text = path.read_text()
-        try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise TrussGraphError(f"truss graph: malformed JSON ({exc})") from exc
+        return cls.from_dict(load_json_object(text_or_path, TrussGraphError, "truss graph"))
 
     # ------------------------------------------------------------------ identity
     def canonical_hash(self) -> str:

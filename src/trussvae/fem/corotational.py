@@ -6,24 +6,31 @@ Kinematics (one element from end a to end b, circular section, linear-elastic ma
   nodal rotation matrices ``R_a``, ``R_b``; the current nodal triads are ``t_a^k = R_a e_k``,
   ``t_b^k = R_b e_k`` where ``(e_1, e_2, e_3)`` is the element's reference triad (``e_1`` along
   the reference chord, :func:`trussvae.fem.beam.local_axes`);
-* local (corotated) deformations, all built from dot products of vectors that co-rotate under
-  a rigid motion, so rigid rotations produce exactly zero strain:
+* local (corotated) deformations, all functions of dot products of vectors that co-rotate
+  under a rigid motion, so rigid rotations produce exactly zero strain:
 
-  ====================  =====================================================
+  ====================  ==========================================================================
   axial                 ``u = l - l0``
-  bending, end a        ``th_za = -r . t_a^2``,  ``th_ya = r . t_a^3``
-  bending, end b        ``th_zb = -r . t_b^2``,  ``th_yb = r . t_b^3``
-  twist                 ``tau = (t_a^3 . t_b^2 - t_a^2 . t_b^3) / 2``
-  ====================  =====================================================
+  bending, end a        ``(th_ya, th_za) = f (r.t_a^3, -r.t_a^2)``,
+                        ``f = atan2(s, r.t_a^1) / s``, ``s = sqrt((r.t_a^2)^2 + (r.t_a^3)^2)``
+  bending, end b        same with ``t_b``
+  twist                 ``tau = atan2(S, C)``, ``S = (t_a^3.t_b^2 - t_a^2.t_b^3) / 2``,
+                        ``C = (t_a^2.t_b^2 + t_a^3.t_b^3) / 2``
+  ====================  ==========================================================================
 
-  (the nodal rotations relative to the chord, ``sin``-type measures as in the vectorial
-  corotational elements of Crisfield / Nour-Omid & Rankin);
+  The bending measure ``f r x t^1`` is the rotation vector (log map) of the smallest rotation
+  taking the chord ``r`` onto the nodal axis ``t^1``, i.e. the Battini-Pacoste local rotation
+  for a node without twist: its angle is exact up to 180 deg (``f`` is evaluated by its series
+  in ``s^2 / (r.t^1)^2`` near the chord). The previous ``sin``-type measures (``-r.t^2``,
+  ``r.t^3``, Crisfield / Nour-Omid & Rankin) saturate at 90 deg: the energy ``~ sin^2(theta)``
+  softens spuriously beyond 45 deg and has a false zero at 180 deg (half-strut elements of
+  buckled struts flipped over there and the trust region collapsed, docs/fem_nonlinear.md);
 * local energy = the exact linear Timoshenko (or Euler-Bernoulli) element of
   :mod:`trussvae.fem.beam` written for these local deformations (local transverse end
   translations vanish in the corotated frame), with the *shallow-arch* axial strain
   ``e = u + l0 (2 th_a^2 - th_a th_b + 2 th_b^2) / 30`` (per bending plane) so that one
-  element carries the bowing / second-order effect of its own bending (Crisfield vol. 1,
-  sect. 7.?): ``W = EA e^2 / (2 l0) + 1/2 th^T K_b th + GJ tau^2 / (2 l0)``.
+  element carries the bowing / second-order effect of its own bending (shallow-arch
+  strain, Crisfield vol. 1): ``W = EA e^2 / (2 l0) + 1/2 th^T K_b th + GJ tau^2 / (2 l0)``.
 
 Rotations are updated multiplicatively, ``R <- exp(phi) R`` (Rodrigues). The gradient and the
 Hessian returned by :func:`element_energy` are those of ``W(d, exp(phi_a) R_a, exp(phi_b) R_b)``
@@ -39,7 +46,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["rotation_matrix", "element_energy", "element_properties", "reference_triad"]
+__all__ = ["rotation_matrix", "element_energy", "element_properties", "reference_triad", "reference_triads",
+           "local_deformations"]
 
 
 @nb.njit(cache=True)
@@ -73,6 +81,16 @@ def reference_triad(vector) -> np.ndarray:
     return np.ascontiguousarray(local_axes(vector).T)
 
 
+def reference_triads(vectors) -> np.ndarray:
+    """(n, 3, 3) reference triads of many elements (vectorised :func:`reference_triad`)."""
+    t = np.asarray(vectors, dtype=np.float64)
+    t = t / np.linalg.norm(t, axis=1, keepdims=True)
+    helper = np.eye(3)[np.argmin(np.abs(t), axis=1)]
+    e2 = np.cross(t, helper)
+    e2 /= np.linalg.norm(e2, axis=1, keepdims=True)
+    return np.ascontiguousarray(np.stack([t, e2, np.cross(t, e2)], axis=2))
+
+
 def element_properties(length: float, radius: float, E_s: float, nu_s: float, timoshenko: int):
     """``(EA, k_aa, k_ab, GJ/l0)`` of the local element (see :mod:`trussvae.fem.beam`)."""
     G = E_s / (2.0 * (1.0 + nu_s))
@@ -91,59 +109,284 @@ def _dot(a, b):
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
-@nb.njit(cache=True, inline="always")
-def _cross(a, b, out):
-    out[0] = a[1] * b[2] - a[2] * b[1]
-    out[1] = a[2] * b[0] - a[0] * b[2]
-    out[2] = a[0] * b[1] - a[1] * b[0]
-
-
 @nb.njit(cache=True)
-def _chord_measure(sign, r, l, v, off, G, H):
-    """Add grad/Hessian of ``sign * (r . v)`` (v a triad vector of the node at offset ``off``)."""
+def _chord_grad(r, l, v, off, G):
+    """Gradient of ``r . v`` (``v`` a triad vector of the node whose rotation DOFs start at ``off``)."""
     rv = _dot(r, v)
-    c = np.empty(3)
-    _cross(v, r, c)
     for p in range(3):
-        G[p] = sign * (v[p] - rv * r[p]) / l
-        G[off + p] = sign * c[p]
-    il2 = sign / (l * l)
-    for p in range(3):
-        for q in range(3):
-            dpq = 1.0 if p == q else 0.0
-            H[p, q] = il2 * (-(v[p] * r[q] + r[p] * v[q]) - rv * (dpq - 3.0 * r[p] * r[q]))
-            H[off + p, off + q] = sign * (0.5 * (r[p] * v[q] + v[p] * r[q]) - rv * dpq)
-    # mixed d-phi block: -P [v]_x / l  with P = I - r r^T
-    sk = np.zeros((3, 3))
-    sk[0, 1], sk[0, 2], sk[1, 0] = -v[2], v[1], v[2]
-    sk[1, 2], sk[2, 0], sk[2, 1] = -v[0], -v[1], v[0]
-    for p in range(3):
-        for q in range(3):
-            s = 0.0
-            for k in range(3):
-                s += ((1.0 if p == k else 0.0) - r[p] * r[k]) * sk[k, q]
-            H[p, off + q] = -sign * s / l
-            H[off + q, p] = -sign * s / l
+        G[p] = (v[p] - rv * r[p]) / l
+    G[off] = v[1] * r[2] - v[2] * r[1]
+    G[off + 1] = v[2] * r[0] - v[0] * r[2]
+    G[off + 2] = v[0] * r[1] - v[1] * r[0]
 
 
 @nb.njit(cache=True)
-def _pair_measure(sign, u, v, G, H):
-    """Add grad/Hessian of ``sign * (u . v)``, u = triad vector of node a, v of node b."""
-    uv = _dot(u, v)
-    c = np.empty(3)
-    _cross(u, v, c)
+def _chord_hess_add(w, r, l, v, off, H):
+    """``H += w * Hessian(r . v)`` in ``(d, phi_a, phi_b)``."""
+    rv = _dot(r, v)
+    il2 = w / (l * l)
+    # r x v (for the mixed block  -P [v]_x / l,  P [v]_x = [v]_x - r (r x v)^T)
+    cx = r[1] * v[2] - r[2] * v[1]
+    cy = r[2] * v[0] - r[0] * v[2]
+    cz = r[0] * v[1] - r[1] * v[0]
+    rxv = (cx, cy, cz)
+    wl = -w / l
     for p in range(3):
-        G[3 + p] += sign * c[p]
-        G[6 + p] -= sign * c[p]
         for q in range(3):
             dpq = 1.0 if p == q else 0.0
-            sym = sign * (0.5 * (u[p] * v[q] + v[p] * u[q]) - uv * dpq)
+            H[p, q] += il2 * (-(v[p] * r[q] + r[p] * v[q]) - rv * (dpq - 3.0 * r[p] * r[q]))
+            H[off + p, off + q] += w * (0.5 * (r[p] * v[q] + v[p] * r[q]) - rv * dpq)
+    for p in range(3):
+        # [v]_x entries (row p): sk[p, q]
+        for q in range(3):
+            if p == q:
+                sk = 0.0
+            elif p == 0:
+                sk = -v[2] if q == 1 else v[1]
+            elif p == 1:
+                sk = v[2] if q == 0 else -v[0]
+            else:
+                sk = -v[1] if q == 0 else v[0]
+            val = wl * (sk - r[p] * rxv[q])
+            H[p, off + q] += val
+            H[off + q, p] += val
+
+
+@nb.njit(cache=True)
+def _pair_grad_add(sign, u, v, G):
+    """``G += sign * gradient(u . v)``, u a triad vector of node a, v of node b."""
+    cx = u[1] * v[2] - u[2] * v[1]
+    cy = u[2] * v[0] - u[0] * v[2]
+    cz = u[0] * v[1] - u[1] * v[0]
+    G[3] += sign * cx
+    G[4] += sign * cy
+    G[5] += sign * cz
+    G[6] -= sign * cx
+    G[7] -= sign * cy
+    G[8] -= sign * cz
+
+
+@nb.njit(cache=True)
+def _pair_hess_add(w, u, v, H):
+    """``H += w * Hessian(u . v)`` (u of node a, v of node b)."""
+    uv = _dot(u, v)
+    for p in range(3):
+        for q in range(3):
+            dpq = 1.0 if p == q else 0.0
+            sym = w * (0.5 * (u[p] * v[q] + v[p] * u[q]) - uv * dpq)
             H[3 + p, 3 + q] += sym
             H[6 + p, 6 + q] += sym
             # d/dphi_b of (u x v) = -[u]_x [v]_x = -(v u^T - (u.v) I)
-            mix = -sign * (v[p] * u[q] - uv * dpq)
+            mix = -w * (v[p] * u[q] - uv * dpq)
             H[3 + p, 6 + q] += mix
             H[6 + q, 3 + p] += mix
+
+
+@nb.njit(cache=True)
+def _bend_coeffs(c, y2, y3, fx, fxx):
+    """``f(c, q) = atan2(sqrt q, c) / sqrt q`` with ``q = y2^2 + y3^2``; gradient ``fx`` (3,) and
+    Hessian ``fxx`` (3, 3) in ``(c, y2, y3)``. Returns ``f``.
+
+    ``f r x t^1 = f (y3 t^2 - y2 t^3)`` is the rotation vector of the smallest rotation taking ``r``
+    onto ``t^1`` (``c = r.t^1``, ``y_k = r.t^k``): its angle is exact up to 180 deg.
+    Series in ``t = q / c^2`` near the reference state (``q = 0``), closed form elsewhere.
+    """
+    q = y2 * y2 + y3 * y3
+    rho2 = q + c * c
+    fc = -1.0 / rho2
+    fcc = 2.0 * c / (rho2 * rho2)
+    fcq = 1.0 / (rho2 * rho2)
+    if c > 0.0 and q < 0.04 * c * c:
+        t = q / (c * c)
+        # h(t) = atan(sqrt t) / sqrt t = sum_k (-1)^k t^k / (2k + 1) and its derivatives (Horner)
+        h, h1, h2 = 0.0, 0.0, 0.0
+        for k in range(17, -1, -1):
+            a = (1.0 if k % 2 == 0 else -1.0) / (2 * k + 1)
+            h = h * t + a
+            if k >= 1:
+                h1 = h1 * t + k * a
+            if k >= 2:
+                h2 = h2 * t + k * (k - 1) * a
+        f = h / c
+        fq = h1 / (c * c * c)
+        fqq = h2 / (c * c * c * c * c)
+    else:
+        s = np.sqrt(q)
+        f = np.arctan2(s, c) / s
+        fq = (c / rho2 - f) / (2.0 * q)
+        fqq = (-c / (rho2 * rho2) - fq) / (2.0 * q) - fq / q
+    fx[0] = fc
+    fx[1] = 2.0 * fq * y2
+    fx[2] = 2.0 * fq * y3
+    fxx[0, 0] = fcc
+    fxx[0, 1] = fxx[1, 0] = 2.0 * fcq * y2
+    fxx[0, 2] = fxx[2, 0] = 2.0 * fcq * y3
+    fxx[1, 1] = 4.0 * fqq * y2 * y2 + 2.0 * fq
+    fxx[2, 2] = 4.0 * fqq * y3 * y3 + 2.0 * fq
+    fxx[1, 2] = fxx[2, 1] = 4.0 * fqq * y2 * y3
+    return f
+
+
+@nb.njit(cache=True)
+def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W, fx, fxx):
+    """Kernel of :func:`element_energy` with caller-provided work arrays.
+
+    Basic dot products ``mb``: ``0 l``, ``1-3 r.t_a^k``, ``4-6 r.t_b^k``,
+    ``7 S = (t_a^3.t_b^2 - t_a^2.t_b^3)/2``, ``8 C = (t_a^2.t_b^2 + t_a^3.t_b^3)/2``; local
+    deformations ``m``: ``0 l``, ``1 th_za``, ``2 th_ya``, ``3 th_zb``, ``4 th_yb``,
+    ``5 tau = atan2(S, C)``. Work arrays: V (6, 3), Gb (9, 9), Jm (6, 9), Hbb (9, 9), d2W (6, 6),
+    fx (2, 3), fxx (2, 3, 3).
+    """
+    for k in range(3):
+        for p in range(3):
+            V[k, p] = ta[p, k]
+            V[3 + k, p] = tb[p, k]
+    l = np.sqrt(_dot(d, d))
+    r = d / l
+    mb = np.empty(9)
+    Gb[:, :] = 0.0
+    mb[0] = l
+    for p in range(3):
+        Gb[0, p] = r[p]
+    for k in range(3):
+        mb[1 + k] = _dot(r, V[k])
+        _chord_grad(r, l, V[k], 3, Gb[1 + k])
+        mb[4 + k] = _dot(r, V[3 + k])
+        _chord_grad(r, l, V[3 + k], 6, Gb[4 + k])
+    a2, a3, b2, b3 = V[1], V[2], V[4], V[5]
+    mb[7] = 0.5 * (_dot(a3, b2) - _dot(a2, b3))
+    _pair_grad_add(0.5, a3, b2, Gb[7])
+    _pair_grad_add(-0.5, a2, b3, Gb[7])
+    mb[8] = 0.5 * (_dot(a2, b2) + _dot(a3, b3))
+    _pair_grad_add(0.5, a2, b2, Gb[8])
+    _pair_grad_add(0.5, a3, b3, Gb[8])
+    # local deformations and their Jacobian w.r.t. the basic measures
+    m = np.empty(6)
+    Jm[:, :] = 0.0
+    m[0] = l
+    Jm[0, 0] = 1.0
+    for node in range(2):
+        o = 1 + 3 * node
+        f = _bend_coeffs(mb[o], mb[o + 1], mb[o + 2], fx[node], fxx[node])
+        for comp in range(2):
+            i = 1 + 2 * node + comp  # th_z = -f y2, th_y = +f y3
+            k = 1 + comp
+            sg = -1.0 if comp == 0 else 1.0
+            yk = mb[o + k]
+            m[i] = sg * f * yk
+            for p in range(3):
+                Jm[i, o + p] = sg * fx[node, p] * yk
+            Jm[i, o + k] += sg * f
+    S, C = mb[7], mb[8]
+    rho2 = S * S + C * C
+    m[5] = np.arctan2(S, C)
+    Jm[5, 7] = C / rho2
+    Jm[5, 8] = -S / rho2
+    # local energy W(m)
+    za, ya, zb, yb, tau = m[1], m[2], m[3], m[4], m[5]
+    e = l - l0
+    b = np.zeros(6)
+    b[0] = 1.0
+    c = l0 / 30.0
+    if shallow:
+        e += c * (2 * za * za - za * zb + 2 * zb * zb + 2 * ya * ya - ya * yb + 2 * yb * yb)
+        b[1], b[3] = c * (4 * za - zb), c * (4 * zb - za)
+        b[2], b[4] = c * (4 * ya - yb), c * (4 * yb - ya)
+    ea = EA / l0
+    N = ea * e
+    W = 0.5 * N * e + 0.5 * kaa * (za * za + zb * zb + ya * ya + yb * yb) + kab * (za * zb + ya * yb)
+    W += 0.5 * GJ * tau * tau
+    dW = np.empty(6)
+    for i in range(6):
+        dW[i] = N * b[i]
+    dW[1] += kaa * za + kab * zb
+    dW[3] += kaa * zb + kab * za
+    dW[2] += kaa * ya + kab * yb
+    dW[4] += kaa * yb + kab * ya
+    dW[5] += GJ * tau
+    for i in range(6):
+        for j in range(6):
+            d2W[i, j] = ea * b[i] * b[j]
+    for i, j in ((1, 3), (2, 4)):
+        d2W[i, i] += kaa
+        d2W[j, j] += kaa
+        d2W[i, j] += kab
+        d2W[j, i] += kab
+        if shallow:
+            d2W[i, i] += 4.0 * c * N
+            d2W[j, j] += 4.0 * c * N
+            d2W[i, j] -= c * N
+            d2W[j, i] -= c * N
+    d2W[5, 5] += GJ
+    # basic-measure gradient wb = Jm^T dW and Hessian Hbb = Jm^T d2W Jm + sum_i dW_i d2m_i
+    wb = np.zeros(9)
+    for i in range(6):
+        for p in range(9):
+            wb[p] += dW[i] * Jm[i, p]
+    tmp = np.zeros((6, 9))
+    for i in range(6):
+        for j in range(6):
+            dij = d2W[i, j]
+            if dij != 0.0:
+                for q in range(9):
+                    tmp[i, q] += dij * Jm[j, q]
+    Hbb[:, :] = 0.0
+    for i in range(6):
+        for p in range(9):
+            jip = Jm[i, p]
+            if jip != 0.0:
+                for q in range(9):
+                    Hbb[p, q] += jip * tmp[i, q]
+    for node in range(2):
+        o = 1 + 3 * node
+        az = -dW[1 + 2 * node]  # weight of  f * y2  (th_z = -f y2)
+        ay = dW[2 + 2 * node]  # weight of  f * y3
+        sy = az * mb[o + 1] + ay * mb[o + 2]
+        for p in range(3):
+            for q in range(3):
+                Hbb[o + p, o + q] += fxx[node, p, q] * sy
+            Hbb[o + p, o + 1] += az * fx[node, p]
+            Hbb[o + 1, o + p] += az * fx[node, p]
+            Hbb[o + p, o + 2] += ay * fx[node, p]
+            Hbb[o + 2, o + p] += ay * fx[node, p]
+    r4 = rho2 * rho2
+    Hbb[7, 7] += dW[5] * (-2.0 * S * C / r4)
+    Hbb[8, 8] += dW[5] * (2.0 * S * C / r4)
+    Hbb[7, 8] += dW[5] * (S * S - C * C) / r4
+    Hbb[8, 7] += dW[5] * (S * S - C * C) / r4
+    # basic -> (d, phi_a, phi_b)
+    for p in range(9):
+        sacc = 0.0
+        for i in range(9):
+            sacc += wb[i] * Gb[i, p]
+        g[p] = sacc
+    tmp2 = np.zeros((9, 9))
+    for i in range(9):
+        for j in range(9):
+            hij = Hbb[i, j]
+            if hij != 0.0:
+                for q in range(9):
+                    tmp2[i, q] += hij * Gb[j, q]
+    H[:, :] = 0.0
+    for i in range(9):
+        for p in range(9):
+            gip = Gb[i, p]
+            if gip != 0.0:
+                for q in range(9):
+                    H[p, q] += gip * tmp2[i, q]
+    # second derivatives of the basic measures, weighted
+    w0 = wb[0] / l
+    for p in range(3):
+        for q in range(3):
+            H[p, q] += w0 * ((1.0 if p == q else 0.0) - r[p] * r[q])
+    for k in range(3):
+        _chord_hess_add(wb[1 + k], r, l, V[k], 3, H)
+        _chord_hess_add(wb[4 + k], r, l, V[3 + k], 6, H)
+    _pair_hess_add(0.5 * wb[7], a3, b2, H)
+    _pair_hess_add(-0.5 * wb[7], a2, b3, H)
+    _pair_hess_add(0.5 * wb[8], a2, b2, H)
+    _pair_hess_add(0.5 * wb[8], a3, b3, H)
+    return W
 
 
 @nb.njit(cache=True)
@@ -155,86 +398,27 @@ def element_energy(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H):
     ``kab`` are the bending coefficients ``(4+Phi) EI / ((1+Phi) l0)``, ``(2-Phi) EI / ((1+Phi) l0)``,
     ``GJ`` is ``G J / l0``; ``shallow`` = 1 adds the shallow-arch bowing term.
     """
-    l = np.sqrt(_dot(d, d))
-    r = d / l
-    nm = 6
-    Gm = np.zeros((nm, 9))
-    Hm = np.zeros((nm, 9, 9))
-    m = np.zeros(nm)
-    # 0: chord length
-    m[0] = l
-    for p in range(3):
-        Gm[0, p] = r[p]
-        for q in range(3):
-            Hm[0, p, q] = ((1.0 if p == q else 0.0) - r[p] * r[q]) / l
-    # 1..4: bending measures th_za, th_ya, th_zb, th_yb
-    m[1] = -_dot(r, ta[:, 1])
-    _chord_measure(-1.0, r, l, np.ascontiguousarray(ta[:, 1]), 3, Gm[1], Hm[1])
-    m[2] = _dot(r, ta[:, 2])
-    _chord_measure(1.0, r, l, np.ascontiguousarray(ta[:, 2]), 3, Gm[2], Hm[2])
-    m[3] = -_dot(r, tb[:, 1])
-    _chord_measure(-1.0, r, l, np.ascontiguousarray(tb[:, 1]), 6, Gm[3], Hm[3])
-    m[4] = _dot(r, tb[:, 2])
-    _chord_measure(1.0, r, l, np.ascontiguousarray(tb[:, 2]), 6, Gm[4], Hm[4])
-    # 5: twist
-    a3, a2 = np.ascontiguousarray(ta[:, 2]), np.ascontiguousarray(ta[:, 1])
-    b2, b3 = np.ascontiguousarray(tb[:, 1]), np.ascontiguousarray(tb[:, 2])
-    m[5] = 0.5 * (_dot(a3, b2) - _dot(a2, b3))
-    _pair_measure(0.5, a3, b2, Gm[5], Hm[5])
-    _pair_measure(-0.5, a2, b3, Gm[5], Hm[5])
-    # local energy W(m) and its derivatives
-    za, ya, zb, yb, tau = m[1], m[2], m[3], m[4], m[5]
-    e = l - l0
-    b = np.zeros(nm)
-    b[0] = 1.0
-    bb = np.zeros((nm, nm))
-    if shallow:
-        c = l0 / 30.0
-        e += c * (2 * za * za - za * zb + 2 * zb * zb + 2 * ya * ya - ya * yb + 2 * yb * yb)
-        b[1], b[3] = c * (4 * za - zb), c * (4 * zb - za)
-        b[2], b[4] = c * (4 * ya - yb), c * (4 * yb - ya)
-        for i, j in ((1, 3), (2, 4)):
-            bb[i, i] = 4 * c
-            bb[j, j] = 4 * c
-            bb[i, j] = -c
-            bb[j, i] = -c
-    ea = EA / l0
-    N = ea * e
-    W = 0.5 * N * e + 0.5 * kaa * (za * za + zb * zb + ya * ya + yb * yb) + kab * (za * zb + ya * yb)
-    W += 0.5 * GJ * tau * tau
-    dW = N * b
-    dW[1] += kaa * za + kab * zb
-    dW[3] += kaa * zb + kab * za
-    dW[2] += kaa * ya + kab * yb
-    dW[4] += kaa * yb + kab * ya
-    dW[5] += GJ * tau
-    d2W = np.zeros((nm, nm))
-    for i in range(nm):
-        for j in range(nm):
-            d2W[i, j] = ea * b[i] * b[j] + N * bb[i, j]
-    for i, j in ((1, 3), (2, 4)):
-        d2W[i, i] += kaa
-        d2W[j, j] += kaa
-        d2W[i, j] += kab
-        d2W[j, i] += kab
-    d2W[5, 5] += GJ
-    # chain rule
-    for p in range(9):
-        s = 0.0
-        for i in range(nm):
-            s += dW[i] * Gm[i, p]
-        g[p] = s
-    tmp = np.zeros((nm, 9))
-    for i in range(nm):
-        for q in range(9):
-            s = 0.0
-            for j in range(nm):
-                s += d2W[i, j] * Gm[j, q]
-            tmp[i, q] = s
-    for p in range(9):
-        for q in range(9):
-            s = 0.0
-            for i in range(nm):
-                s += Gm[i, p] * tmp[i, q] + dW[i] * Hm[i, p, q]
-            H[p, q] = s
-    return W
+    return _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, np.empty((6, 3)), np.empty((9, 9)),
+                    np.empty((6, 9)), np.empty((9, 9)), np.empty((6, 6)), np.empty((2, 3)), np.empty((2, 3, 3)))
+
+
+@nb.njit(cache=True)
+def local_deformations(d, ta, tb):
+    """``(l, th_za, th_ya, th_zb, th_yb, tau)`` of one element: chord length, end rotations relative
+    to the chord (rotation vector of the smallest rotation taking the chord onto ``t^1``, components
+    along ``t^3`` and ``t^2``) and the relative twist ``atan2(S, C)``."""
+    out = np.empty(6)
+    out[0] = np.sqrt(_dot(d, d))
+    fx = np.empty(3)
+    fxx = np.empty((3, 3))
+    r = d / out[0]
+    for node in range(2):
+        t = ta if node == 0 else tb
+        c, y2, y3 = _dot(r, t[:, 0]), _dot(r, t[:, 1]), _dot(r, t[:, 2])
+        f = _bend_coeffs(c, y2, y3, fx, fxx)
+        out[1 + 2 * node] = -f * y2
+        out[2 + 2 * node] = f * y3
+    S = 0.5 * (_dot(ta[:, 2], tb[:, 1]) - _dot(ta[:, 1], tb[:, 2]))
+    C = 0.5 * (_dot(ta[:, 1], tb[:, 1]) + _dot(ta[:, 2], tb[:, 2]))
+    out[5] = np.arctan2(S, C)
+    return out

@@ -24,11 +24,12 @@ see :mod:`trussvae.fem.elasticity` for the elasticity conventions.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from trussvae.io.jsonio import dump_json, load_json_object
 
 __all__ = ["PeriodicFrame", "FrameError"]
 
@@ -254,10 +255,8 @@ class PeriodicFrame:
         }
 
     def to_json(self, path: str | Path | None = None, indent: int | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            Path(path).write_text(text)
-        return text
+        """JSON text of :meth:`to_dict`, also written to ``path`` when given."""
+        return dump_json(self.to_dict(), path, indent)
 
     @classmethod
     def from_dict(cls, data: dict) -> PeriodicFrame:
@@ -272,17 +271,7 @@ class PeriodicFrame:
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> PeriodicFrame:
         """Parse JSON text, or read it from a path."""
-        text = str(text_or_path)
-        if not text.lstrip().startswith(("{", "[")):
-            path = Path(text_or_path)
-            if not path.is_file():
-                raise FrameError(f"periodic frame: no such file {path}")
-            text = path.read_text()
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FrameError(f"periodic frame: malformed JSON ({exc})") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(load_json_object(text_or_path, FrameError, "periodic frame"))
 
     def __repr__(self) -> str:
         r = f"{self.radius:.4g}" if np.ndim(self.radius) == 0 else "per-strut"

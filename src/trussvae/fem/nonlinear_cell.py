@@ -5,7 +5,9 @@ matrix ``R`` (updated multiplicatively), plus the nine components of the macrosc
 deformation gradient ``F``. Every strut is split into ``n_sub`` corotational elements
 (:mod:`trussvae.fem.corotational`); the ``n_sub - 1`` interior nodes of a strut are condensed
 statically strut by strut (exact block elimination of the Newton system, recovered by
-back-substitution), so the global system only has the cell nodes: DOF ``6 k + c - 3`` for node
+back-substitution; an indefinite interior block is shifted to positive definite, the solver
+then treats the state as unstable and shortens the interior correction with the trust radius),
+so the global system only has the cell nodes: DOF ``6 k + c - 3`` for node
 ``k`` component ``c`` (translations of node 0 fixed), then ``F_pq`` at ``6 N - 3 + 3 p + q``.
 
 An element from chain node a to chain node b with reference vector ``D`` has the chord
@@ -18,7 +20,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from trussvae.fem.corotational import element_energy, rotation_matrix
+from trussvae.fem.corotational import _element, rotation_matrix
 
 
 @nb.njit(cache=True)
@@ -52,6 +54,65 @@ def _ldl_solve(A, B, n, nrhs):
 
 
 @nb.njit(cache=True)
+def _scatter_element(g, H, D, ia, ib, iF, Kl, rl):
+    """Add an element's gradient/Hessian in ``(d, phi_a, phi_b)`` to the strut-local system.
+
+    Local DOFs: translations/rotations of end a at ``ia..ia+5``, of end b at ``ib..ib+5``, ``F_pq``
+    at ``iF + 3 p + q``; ``d = F D + w_b - w_a`` so ``dd/dw_a = -I``, ``dd/dw_b = I``,
+    ``dd_p/dF_pq = D_q``.
+    """
+    # generalised 12 end DOFs: index j -> (element variable, coefficient)
+    for i in range(3):
+        rl[ia + i] -= g[i]
+        rl[ib + i] += g[i]
+        rl[ia + 3 + i] += g[3 + i]
+        rl[ib + 3 + i] += g[6 + i]
+        for q in range(3):
+            rl[iF + 3 * i + q] += D[q] * g[i]
+    for i in range(3):
+        for j in range(3):
+            hdd = H[i, j]
+            Kl[ia + i, ia + j] += hdd
+            Kl[ia + i, ib + j] -= hdd
+            Kl[ib + i, ia + j] -= hdd
+            Kl[ib + i, ib + j] += hdd
+            hda = H[i, 3 + j]
+            hdb = H[i, 6 + j]
+            Kl[ia + i, ia + 3 + j] -= hda
+            Kl[ia + 3 + j, ia + i] -= hda
+            Kl[ib + i, ia + 3 + j] += hda
+            Kl[ia + 3 + j, ib + i] += hda
+            Kl[ia + i, ib + 3 + j] -= hdb
+            Kl[ib + 3 + j, ia + i] -= hdb
+            Kl[ib + i, ib + 3 + j] += hdb
+            Kl[ib + 3 + j, ib + i] += hdb
+            Kl[ia + 3 + i, ia + 3 + j] += H[3 + i, 3 + j]
+            Kl[ia + 3 + i, ib + 3 + j] += H[3 + i, 6 + j]
+            Kl[ib + 3 + i, ia + 3 + j] += H[6 + i, 3 + j]
+            Kl[ib + 3 + i, ib + 3 + j] += H[6 + i, 6 + j]
+    # F rows/columns: K[F_pq, x] = D_q K[d_p, x]
+    for p in range(3):
+        for q in range(3):
+            fpq = iF + 3 * p + q
+            Dq = D[q]
+            for j in range(3):
+                v = Dq * H[p, j]
+                Kl[fpq, ia + j] -= v
+                Kl[ia + j, fpq] -= v
+                Kl[fpq, ib + j] += v
+                Kl[ib + j, fpq] += v
+                va = Dq * H[p, 3 + j]
+                Kl[fpq, ia + 3 + j] += va
+                Kl[ia + 3 + j, fpq] += va
+                vb = Dq * H[p, 6 + j]
+                Kl[fpq, ib + 3 + j] += vb
+                Kl[ib + 3 + j, fpq] += vb
+            for r in range(3):
+                for t in range(3):
+                    Kl[fpq, iF + 3 * r + t] += Dq * D[t] * H[p, r]
+
+
+@nb.njit(cache=True)
 def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, out):
     """Energy, condensed residual ``r`` and Hessian ``K`` (full global numbering incl. 9 F DOFs).
 
@@ -70,9 +131,6 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
     rl = np.zeros(nl)
     g = np.zeros(9)
     H = np.zeros((9, 9))
-    T = np.zeros((9, 21))
-    TH = np.zeros((21, 9))
-    idx = np.zeros(21, np.int64)
     bnd = np.zeros(21, np.int64)
     gdof = np.zeros(21, np.int64)
     for c in range(6):
@@ -84,6 +142,8 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
     B = np.zeros((max(nm, 1), 22))
     ta = np.empty((3, 3))
     tb = np.empty((3, 3))
+    V, Gb, Jm, Hbb = np.empty((6, 3)), np.empty((9, 9)), np.empty((6, 9)), np.empty((9, 9))
+    d2W, fx, fxx = np.empty((6, 6)), np.empty((2, 3)), np.empty((2, 3, 3))
     d = np.empty(3)
     energy = 0.0
     neg = 0.0
@@ -109,40 +169,9 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
                         sb += R[b, p, m] * E0[e, m, q]
                     ta[p, q] = sa
                     tb[p, q] = sb
-            energy += element_energy(d, ta, tb, l0[e], props[e, 0], props[e, 1], props[e, 2], props[e, 3],
-                                     shallow, g, H)
-            # local indices of the 21 element DOFs [a (6), b (6), F (9)]
-            for c in range(6):
-                idx[c] = 6 * k + c
-                idx[6 + c] = 6 * (k + 1) + c
-            for m in range(9):
-                idx[12 + m] = 6 * (n_sub + 1) + m
-            T[:, :] = 0.0
-            for p in range(3):
-                T[p, 6 + p] = 1.0
-                T[p, p] = -1.0
-                T[3 + p, 3 + p] = 1.0
-                T[6 + p, 9 + p] = 1.0
-                for q in range(3):
-                    T[p, 12 + 3 * p + q] = Dvec[e, q]
-            for i in range(21):
-                s1 = 0.0
-                for p in range(9):
-                    s1 += T[p, i] * g[p]
-                rl[idx[i]] += s1
-                for q in range(9):
-                    s2 = 0.0
-                    for p in range(9):
-                        if T[p, i] != 0.0:
-                            s2 += T[p, i] * H[p, q]
-                    TH[i, q] = s2
-            for i in range(21):
-                for j in range(21):
-                    s3 = 0.0
-                    for q in range(9):
-                        if T[q, j] != 0.0:
-                            s3 += TH[i, q] * T[q, j]
-                    Kl[idx[i], idx[j]] += s3
+            energy += _element(d, ta, tb, l0[e], props[e, 0], props[e, 1], props[e, 2], props[e, 3],
+                               shallow, g, H, V, Gb, Jm, Hbb, d2W, fx, fxx)
+            _scatter_element(g, H, Dvec[e], 6 * k, 6 * (k + 1), 6 * (n_sub + 1), Kl, rl)
         for m in range(9):
             gF[m] += rl[6 * (n_sub + 1) + m]
         # static condensation of the interior nodes
@@ -207,11 +236,12 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
 
 
 @nb.njit(cache=True)
-def apply_update(chain, n_sub, n_cell, w, R, F, dfull, X, scale):
+def apply_update(chain, n_sub, n_cell, w, R, F, dfull, X, scale, alpha=1.0):
     """State update by ``scale * dfull`` (full global numbering) + interior back-substitution.
 
-    Interior increments ``- (X_B dB + X_r)`` use ``X`` from the last :func:`assemble`; the
-    residual part is not scaled (the interior block is always solved exactly).
+    Interior increments ``- (X_B dB + alpha X_r)`` use ``X`` from the last :func:`assemble`
+    (``alpha = 1``: exact minimiser of the interior quadratic model for the boundary step ``dB``;
+    ``alpha < 1`` shortens the interior residual correction inside a trust region).
     """
     nnode = K_dofs = 6 * n_cell - 3
     for k in range(n_cell):
@@ -240,7 +270,7 @@ def apply_update(chain, n_sub, n_cell, w, R, F, dfull, X, scale):
             inc = np.zeros(6)
             for c in range(6):
                 i = 6 * (kk - 1) + c
-                v = X[s, i, 21]
+                v = alpha * X[s, i, 21]
                 for j in range(21):
                     v += X[s, i, j] * dB[j]
                 inc[c] = -v
