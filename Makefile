@@ -31,9 +31,14 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks train.py design.py homogenize.py
 
+# prints the throughput figures quoted in the README (about 10 minutes on 2 cores)
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_dataset.py
-	$(BIN)/python benchmarks/bench_fem.py
+	NUMBA_NUM_THREADS=1 $(BIN)/python benchmarks/bench_dataset.py
+	NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_fem.py
+	NUMBA_NUM_THREADS=1 $(BIN)/python benchmarks/bench_nonlinear.py --n 100 --jobs 1 --stats
+	NUMBA_NUM_THREADS=1 $(BIN)/python benchmarks/bench_nonlinear.py --n 100 --jobs 2
+	$(BIN)/python benchmarks/bench_vae.py
+	NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python benchmarks/reference_agreement.py
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
