@@ -116,21 +116,20 @@ def generate_chunk(seed: int, chunk_id: int, chunk_size: int, config: GeneratorC
     library: list[TrussGraph] = []
     budget = config.max_attempts_factor * chunk_size
 
-    def keep(g: TrussGraph, origin: int) -> None:
+    def keep(g: TrussGraph, origin: int) -> bool:
         h = g.canonical_hash()
         if h in seen:
             stats["duplicate"] += 1
-            return
+            return False
         seen.add(h)
         kept.append((g, h, origin))
+        return True
 
     attempts = 0
     while len(library) < n_library and attempts < budget:
         attempts += 1
         g = perturb(seeds[rng.integers(len(seeds))], rng, config.perturbation, stats=stats)
-        before = len(kept)
-        keep(g, 0)
-        if len(kept) > before:
+        if keep(g, 0):
             library.append(g)
     while len(kept) < chunk_size and attempts < budget:
         attempts += 1
