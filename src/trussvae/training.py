@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -109,8 +110,16 @@ def train(cfg: dict) -> dict:
     metrics: dict = {}
     if cfg.get("train", True):
         ckpt = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir, bool(cfg.get("auto_resume", True)))
+        t0 = time.perf_counter()
         trainer.fit(model, datamodule=dm, ckpt_path=ckpt)
         metrics.update(_scalars(trainer.callback_metrics))
+        fit_s = time.perf_counter() - t0
+        epochs = trainer.current_epoch - getattr(model, "fit_start_epoch", 0)
+        n_train = len(dm.datasets["train"])
+        # throughput of this call (a resumed run counts only its own epochs; validation included)
+        metrics.update({"time/fit_minutes": fit_s / 60.0, "time/epochs": float(trainer.current_epoch),
+                        "time/epoch_seconds": fit_s / max(epochs, 1),
+                        "time/train_samples_per_s": n_train * max(epochs, 1) / fit_s})
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback is not None else ""
     if cfg.get("test", True):
         test_ckpt = best or (None if cfg.get("train", True) else cfg.get("ckpt_path"))

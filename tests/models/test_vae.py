@@ -126,3 +126,38 @@ def test_loss_decreases_on_overfit_batch():
         opt.step()
         first = loss.item() if first is None else first
     assert loss.item() < 0.2 * first
+
+
+def test_mlp_activation_and_norm_options():
+    b = _batch()
+    for kw in [dict(activation="gelu", norm="layer"), dict(activation="silu", norm="batch")]:
+        m = TrussVAE(d_A=6, d_x=5, d_Ax=2, **kw)
+        out = m(b["adj"], b["offsets"])
+        assert out["adj_logits"].shape == (16, 351) and torch.isfinite(out["y"]).all()
+    with pytest.raises(ValueError, match="activation"):
+        TrussVAE(activation="tanhh")
+    with pytest.raises(ValueError, match="norm"):
+        TrussVAE(norm="group")
+
+
+def test_lr_factor_warmup_and_cosine():
+    m = TrussVAE(lr_scheduler="cosine", lr_warmup=0.1, lr_min_factor=0.05)
+    assert m.lr_factor(0.05) == pytest.approx(0.5)
+    assert m.lr_factor(0.1) == pytest.approx(1.0)
+    assert m.lr_factor(0.55) == pytest.approx(0.05 + 0.95 * 0.5)
+    assert m.lr_factor(1.0) == pytest.approx(0.05)
+    assert m.progress() == 0.0  # no trainer
+
+
+def test_schedules_follow_max_time(monkeypatch):
+    """With a wall-time cap, progress = max(epoch fraction, elapsed / max_time)."""
+    from pytorch_lightning.callbacks import Timer
+
+    m = TrussVAE(kl_schedule="monotonic", kl_ratio=0.5, kl_start=0.0, beta_max=0.2)
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, max_epochs=1000, max_time="00:00:10:00")
+    m.trainer = trainer
+    timer = next(c for c in trainer.callbacks if isinstance(c, Timer))
+    monkeypatch.setattr(timer, "time_elapsed", lambda stage="train": 150.0)  # 2.5 of 10 minutes
+    assert m.progress() == pytest.approx(0.25)
+    assert m.beta() == pytest.approx(0.1)  # halfway up the ramp (ratio 0.5)

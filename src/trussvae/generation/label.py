@@ -14,7 +14,8 @@ that has none yet (rows aligned with the structure chunk). ``fe`` chooses the ki
 
 ``stress``       (n, 13) float64 compressive nominal stress (units of E_s) at 0.5%, 2.5%, ..., 24.5%
                  compressive strain (NaN beyond the strain a failed run reached)
-``max_strain``   (n,) float64 strain reached;  ``ok`` (n,) bool: converged to the full strain
+``max_strain``   (n,) float64 the largest label strain reached;  ``ok`` (n,) bool: converged to the
+                 full strain (the reason of a failure, with the strain where it stopped, is in the JSON)
 
 The FE settings are recorded in ``meta.json`` under ``labels.<kind>``; resuming with other
 settings is refused. ``max_rows`` labels only the chunks holding the first ``max_rows``

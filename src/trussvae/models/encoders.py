@@ -9,15 +9,30 @@ from torch import nn
 
 from trussvae.data.graphs import EDGE_FEATURE_DIM, NODE_FEATURE_DIM, dense_to_graph
 
-__all__ = ["mlp", "MLPEncoder", "GraphEncoder"]
+__all__ = ["mlp", "MLPEncoder", "GraphEncoder", "ACTIVATIONS", "NORMS"]
 
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, dropout: float = 0.0) -> nn.Sequential:
-    """Linear-ReLU stack ``in_dim -> hidden... -> out_dim`` (no activation on the output)."""
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU}
+NORMS = ("none", "layer", "batch")
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, dropout: float = 0.0, activation: str = "relu",
+        norm: str = "none") -> nn.Sequential:
+    """``in_dim -> hidden... -> out_dim``: Linear [-> LayerNorm | BatchNorm1d] -> activation [-> Dropout]
+    per hidden layer, a plain Linear output (no activation)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {list(NORMS)}, got {norm!r}")
     layers: list[nn.Module] = []
     d = in_dim
     for h in hidden:
-        layers += [nn.Linear(d, h), nn.ReLU()]
+        layers.append(nn.Linear(d, h))
+        if norm == "layer":
+            layers.append(nn.LayerNorm(h))
+        elif norm == "batch":
+            layers.append(nn.BatchNorm1d(h))
+        layers.append(ACTIVATIONS[activation]())
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         d = h
@@ -28,9 +43,10 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, dropout: float = 0.0) 
 class MLPEncoder(nn.Module):
     """(B, in_dim) -> mean (B, latent_dim), log-variance (B, latent_dim)."""
 
-    def __init__(self, in_dim: int, hidden: Sequence[int], latent_dim: int, dropout: float = 0.0):
+    def __init__(self, in_dim: int, hidden: Sequence[int], latent_dim: int, dropout: float = 0.0,
+                 activation: str = "relu", norm: str = "none"):
         super().__init__()
-        self.net = mlp(in_dim, hidden, 2 * latent_dim, dropout)
+        self.net = mlp(in_dim, hidden, 2 * latent_dim, dropout, activation, norm)
 
     def forward(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.net(v).chunk(2, dim=-1)

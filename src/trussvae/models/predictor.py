@@ -15,9 +15,10 @@ __all__ = ["PropertyPredictor"]
 class PropertyPredictor(nn.Module):
     """(B, d) latent mean -> (B, k) normalised properties."""
 
-    def __init__(self, latent_dim: int, hidden: Sequence[int], n_properties: int, dropout: float = 0.0):
+    def __init__(self, latent_dim: int, hidden: Sequence[int], n_properties: int, dropout: float = 0.0,
+                 activation: str = "relu", norm: str = "none"):
         super().__init__()
-        self.net = mlp(latent_dim, hidden, n_properties, dropout)
+        self.net = mlp(latent_dim, hidden, n_properties, dropout, activation, norm)
 
     def forward(self, mu: torch.Tensor) -> torch.Tensor:
         return self.net(mu)

@@ -17,12 +17,14 @@ All constructor arguments are plain values (saved as hyper-parameters), so
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from pytorch_lightning.callbacks import Timer
 from torchmetrics import MeanMetric
 from torchmetrics.regression import R2Score
 
@@ -31,7 +33,7 @@ from trussvae.data.normalization import LabelNormalizer
 from trussvae.design_space.truss_graph import DESIGN_SPACE_VERSION, TrussGraph
 from trussvae.models import kl_schedules
 from trussvae.models.decoders import AdjacencyDecoder, NodeFeatureDecoder
-from trussvae.models.encoders import GraphEncoder, MLPEncoder
+from trussvae.models.encoders import ACTIVATIONS, NORMS, GraphEncoder, MLPEncoder
 from trussvae.models.latent import LatentLayout
 from trussvae.models.metrics import adjacency_accuracy, exact_topology, validity_report
 from trussvae.models.predictor import PropertyPredictor
@@ -44,13 +46,15 @@ class TrussVAE(pl.LightningModule):
                  adj_hidden: Sequence[int] = (256, 128), feat_hidden: Sequence[int] = (128, 64),
                  pred_hidden: Sequence[int] = (128, 64), gnn_hidden: int = 64, gnn_layers: int = 3,
                  dropout: float = 0.0, feature_activation: str = "tanh", shared_mode: str = "mean",
+                 activation: str = "relu", norm: str = "none",
                  target: str = "linear", n_properties: int = 9, property_names: Sequence[str] | None = None,
                  adjacency_loss: str = "bce", feature_loss: str = "all",
                  w_adj: float = 1.0, w_feat: float = 1.0, w_prop: float = 1.0,
                  kl_schedule: str = "cyclical", kl_n_cycles: int = 4, kl_ratio: float = 0.5,
                  kl_shape: str = "linear", kl_start: float = 0.25, beta_min: float = 0.0, beta_max: float = 1.0,
                  kl_total_epochs: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0,
-                 lr_scheduler: str = "none", label_mean: Sequence[float] | None = None,
+                 lr_scheduler: str = "none", lr_warmup: float = 0.0, lr_min_factor: float = 0.0,
+                 label_mean: Sequence[float] | None = None,
                  label_std: Sequence[float] | None = None, label_log_mask: Sequence[bool] | None = None,
                  validity_samples: int = 1000, validity_every_n_epochs: int = 5, validity_seed: int = 0,
                  design_space_version: str = DESIGN_SPACE_VERSION):
@@ -61,7 +65,8 @@ class TrussVAE(pl.LightningModule):
                                      ("feature_loss", feature_loss, ("all", "active")),
                                      ("kl_schedule", kl_schedule, kl_schedules.SCHEDULES),
                                      ("kl_shape", kl_shape, kl_schedules.SHAPES),
-                                     ("lr_scheduler", lr_scheduler, ("none", "cosine"))]:
+                                     ("lr_scheduler", lr_scheduler, ("none", "cosine", "cosine_epoch")),
+                                     ("activation", activation, ACTIVATIONS), ("norm", norm, NORMS)]:
             if value not in allowed:
                 raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
         if design_space_version != DESIGN_SPACE_VERSION:
@@ -75,14 +80,17 @@ class TrussVAE(pl.LightningModule):
         if not (len(self.normalizer.mean) == len(self.normalizer.std) == len(self.property_names) == k):
             raise ValueError(f"n_properties={k} but {len(self.normalizer.mean)} normalisation entries / "
                              f"{len(self.property_names)} names")
+        act = dict(activation=activation, norm=norm)
         if encoder == "mlp":
-            self.adj_encoder = MLPEncoder(351, adj_hidden, d_A, dropout)
+            self.adj_encoder = MLPEncoder(351, adj_hidden, d_A, dropout, **act)
         else:
             self.adj_encoder = GraphEncoder(gnn_hidden, gnn_layers, d_A, head_hidden=adj_hidden[-1:])
-        self.feat_encoder = MLPEncoder(27, feat_hidden, d_x, dropout)
-        self.adj_decoder = AdjacencyDecoder(d_A, list(adj_hidden)[::-1], dropout)
-        self.feat_decoder = NodeFeatureDecoder(d_x, list(feat_hidden)[::-1], feature_activation, dropout)
-        self.predictor = PropertyPredictor(self.layout.d, pred_hidden, k, dropout)
+        self.feat_encoder = MLPEncoder(27, feat_hidden, d_x, dropout, **act)
+        self.adj_decoder = AdjacencyDecoder(d_A, list(adj_hidden)[::-1], dropout, **act)
+        self.feat_decoder = NodeFeatureDecoder(d_x, list(feat_hidden)[::-1], feature_activation, dropout,
+                                               hidden_activation=activation, norm=norm)
+        self.predictor = PropertyPredictor(self.layout.d, pred_hidden, k, dropout, **act)
+        self._progress_now = 0.0
         self.metrics = torch.nn.ModuleDict({s: self._stage_metrics(k) for s in ("val", "test")})
 
     @staticmethod
@@ -143,22 +151,53 @@ class TrussVAE(pl.LightningModule):
         return {"mu": mu, "logvar": logvar, "z": z, "adj_logits": adj_logits, "offsets": offsets_hat,
                 "y": self.predict(mu)}
 
-    # ------------------------------------------------------------------ loss
-    def beta(self, batch_idx: int = 0) -> float:
-        """KL weight at the current training progress (epochs, fractional: epoch + batch / n_batches)."""
-        h = self.hparams
+    # ------------------------------------------------------------------ schedules
+    def progress(self, batch_idx: int = 0) -> float:
+        """Training progress in [0, 1]: the larger of the epoch fraction (``epoch + batch / n_batches``
+        over ``kl_total_epochs`` or ``trainer.max_epochs``) and the wall-time fraction of
+        ``trainer.max_time`` (Lightning's ``Timer``), so the KL and LR schedules complete even when the
+        time limit stops the run first. 0 without a trainer."""
         trainer = self._trainer
-        total = h.kl_total_epochs or (trainer.max_epochs if trainer is not None else None)
-        if not total or total < 0:
-            total = 100
-        n_batches = trainer.num_training_batches if trainer is not None else 1
-        n_batches = n_batches if isinstance(n_batches, int) and n_batches > 0 else 1
-        t = self.current_epoch + batch_idx / n_batches
+        if trainer is None:
+            return 0.0
+        fracs = []
+        total = self.hparams.kl_total_epochs or trainer.max_epochs
+        if total and total > 0:
+            n_batches = trainer.num_training_batches
+            n_batches = n_batches if isinstance(n_batches, int) and n_batches > 0 else 1
+            fracs.append((self.current_epoch + batch_idx / n_batches) / total)
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        if timer is not None and timer._duration:
+            fracs.append(timer.time_elapsed("train") / timer._duration)
+        return min(max(fracs, default=0.0), 1.0)
+
+    def beta(self, batch_idx: int = 0) -> float:
+        """KL weight at the current training progress (see :meth:`progress`)."""
+        h = self.hparams
         params = {"beta_max": h.beta_max}
         if h.kl_schedule != "constant":
             params.update(n_cycles=h.kl_n_cycles, ratio=h.kl_ratio, shape=h.kl_shape, start=h.kl_start,
                           beta_min=h.beta_min)
-        return kl_schedules.beta_at(h.kl_schedule, t, total, **params)
+        if self._trainer is None:
+            return kl_schedules.beta_at(h.kl_schedule, 0.0, 1.0, **params)
+        p = self.progress(batch_idx)
+        if self.training:
+            self._progress_now = p  # read by lr_factor() when the LR scheduler steps
+        # the schedules take t in [0, total); p = 1 means "after the end" (the constant tail)
+        return kl_schedules.beta_at(h.kl_schedule, p if p < 1.0 else 1.0, 1.0, **params)
+
+    def lr_factor(self, progress: float | None = None) -> float:
+        """Learning-rate multiplier of ``lr_scheduler="cosine"``: linear warm-up over the first
+        ``lr_warmup`` of training, then half-cosine decay to ``lr_min_factor`` at the end."""
+        h = self.hparams
+        p = self._progress_now if progress is None else float(progress)
+        if h.lr_warmup > 0 and p < h.lr_warmup:
+            return max(p / h.lr_warmup, 1e-3)
+        r = (p - h.lr_warmup) / max(1.0 - h.lr_warmup, 1e-9)
+        r = min(max(r, 0.0), 1.0)
+        return h.lr_min_factor + (1.0 - h.lr_min_factor) * 0.5 * (1.0 + math.cos(math.pi * r))
+
+    # ------------------------------------------------------------------ loss
 
     def losses(self, batch: dict, out: dict) -> dict[str, torch.Tensor]:
         adj, off = batch["adj"], batch["offsets"]
@@ -181,11 +220,15 @@ class TrussVAE(pl.LightningModule):
         recon_prop = h.w_adj * parts["adjacency"] + h.w_feat * parts["features"] + h.w_prop * parts["property"]
         loss = recon_prop + beta * parts["kl"]
         B = batch["adj"].shape[0]
-        log = {f"{stage}/loss": loss, f"{stage}/objective": recon_prop + parts["kl"],
+        # objective: the loss at the target beta_max, independent of where the schedule is (checkpointing)
+        log = {f"{stage}/loss": loss, f"{stage}/objective": recon_prop + h.beta_max * parts["kl"],
                **{f"{stage}/loss_{k}": v for k, v in parts.items()}}
         self.log_dict(log, on_step=False, on_epoch=True, batch_size=B, sync_dist=stage != "train",
                       prog_bar=False)
         return loss, out
+
+    def on_train_start(self) -> None:
+        self.fit_start_epoch = self.current_epoch  # > 0 when resumed (throughput bookkeeping in training.py)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         beta = self.beta(batch_idx)
@@ -196,7 +239,7 @@ class TrussVAE(pl.LightningModule):
 
     # ------------------------------------------------------------------ evaluation
     def _eval_step(self, batch: dict, stage: str) -> None:
-        _, _ = self._step(batch, stage, self.beta() if stage == "val" else 1.0)
+        _, _ = self._step(batch, stage, self.beta() if stage == "val" else self.hparams.beta_max)
         m = self.metrics[stage]
         mu, _ = self.encode(batch["adj"], batch["offsets"])
         logits, off_hat = self.decode_logits(mu)  # deterministic reconstruction from the mean
@@ -256,8 +299,13 @@ class TrussVAE(pl.LightningModule):
             self.log_dict({f"validity/{k}": v for k, v in rep.items() if k != "n" and np.isfinite(v)})
 
     def configure_optimizers(self):
-        opt = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        if self.hparams.lr_scheduler == "cosine" and self.trainer.max_epochs and self.trainer.max_epochs > 0:
+        h = self.hparams
+        opt = (torch.optim.AdamW if h.weight_decay else torch.optim.Adam)(self.parameters(), lr=h.lr,
+                                                                             weight_decay=h.weight_decay)
+        if h.lr_scheduler == "cosine":  # per step, follows progress() (epochs or max_time, whichever is ahead)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _step: self.lr_factor())
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        if h.lr_scheduler == "cosine_epoch" and self.trainer.max_epochs and self.trainer.max_epochs > 0:
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.trainer.max_epochs)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         return opt
