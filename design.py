@@ -41,7 +41,12 @@ def _training_run_settings(run_dir: Path | None, ckpt_path: str | None) -> dict:
                 break
     if run_dir is not None:
         if out["ckpt_path"] is None:
-            out["ckpt_path"] = json.loads((run_dir / "metrics.json").read_text())["best_checkpoint"]
+            metrics = run_dir / "metrics.json"
+            best = json.loads(metrics.read_text()).get("best_checkpoint") if metrics.is_file() else None
+            if not best:
+                sys.exit(f"design.py: training run {run_dir} has no finished metrics.json with a best checkpoint; "
+                         "pass ckpt_path=<run>/checkpoints/<file>.ckpt")
+            out["ckpt_path"] = best
         cfg_file = run_dir / ".hydra" / "config.yaml"
         if cfg_file.is_file():
             run_cfg = OmegaConf.load(cfg_file)  # ${hydra:...} resolves: we run inside a Hydra app too
