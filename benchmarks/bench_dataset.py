@@ -42,7 +42,7 @@ def main() -> None:
             t2, c2 = time.perf_counter(), time.process_time()
             rows.append((label, len(store), t1 - t0, t2 - t1, (c1 - c0, c2 - c1) if scheduler == "sync" else None))
     print(f"data-set pipeline throughput, n={args.n}, chunk_size={args.chunk_size}, "
-          f"load average before: {os.getloadavg()[0]:.1f}")
+          f"1-min load average at the end: {os.getloadavg()[0]:.1f}")
     for label, n, tg, tl, cpu in rows:
         print(f"  {label:<30s} generation {n / tg:7.0f} structures/s ({tg:6.1f} s)   "
               f"FE labels {n / tl:7.0f} structures/s ({tl:6.1f} s)   both {n / (tg + tl):7.0f} /s")
