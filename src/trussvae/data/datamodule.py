@@ -130,11 +130,12 @@ class TrussDataModule(pl.LightningDataModule):
                                     f"out={root}` (see conf/homogenize.yaml)")
         store = LatticeStore(root)
         label_set, key = LABEL_KEYS[self.target]
-        try:
-            labels = store.load_labels(label_set)
+        try:  # nonlinear labels are usually computed for a subset (homogenize.py fem=nonlinear label_rows=k)
+            labels = store.load_labels(label_set, allow_partial=self.target == "nonlinear")
         except StoreError as exc:
+            fem = " fem=nonlinear" if self.target == "nonlinear" else ""
             raise FileNotFoundError(f"{root} has no complete {label_set!r} labels ({exc}); compute them with "
-                                    f"`python homogenize.py out={root}`") from exc
+                                    f"`python homogenize.py out={root}{fem}`") from exc
         self.design_space_version = store.meta.get("design_space")
         structures = store.load_structures()
         y = np.asarray(labels[key], dtype=np.float64).reshape(len(structures["hashes"]), -1)
