@@ -23,7 +23,8 @@ NB1 = [
              "print(octant.NODE_NAMES)"),
     ("md", "## An elementary lattice, its full unit cell and its stiffness"),
     ("code", "octet = elementary('octet')\nprint(octet, octet.validate())\n"
-             "frame = octet.to_frame(relative_density=0.15)\nprint(frame, 'rho =', round(frame.relative_density(), 4))\n"
+             "frame = octet.to_frame(relative_density=0.15)\n"
+             "print(frame, 'rho =', round(frame.relative_density(), 4))\n"
              "C = homogenize(frame)\nnp.set_printoptions(precision=4, suppress=True)\nprint(C)\n"
              "print('E11, E22, E33 =', el.youngs_moduli(C))\nassert abs(C[0, 0] - C[1, 1]) < 1e-10  # cubic symmetry"),
     ("md", "## Build your own truss from named nodes and offsets; validity gives reasons"),
@@ -87,7 +88,8 @@ NB2 = [
     ("code", "from trussvae.design import InverseDesignConfig, named_target\n"
              "from trussvae.design.run import design_run\n"
              "res = design_run(CKPT, DATA, named_target('auxetic'), WORK / 'design',\n"
-             "                 InverseDesignConfig(n_starts=20, n_steps=40, eval_every=5, polish_top=1, polish_steps=5),\n"
+             "                 InverseDesignConfig(n_starts=20, n_steps=40, eval_every=5, polish_top=1,\n"
+             "                                     polish_steps=5),\n"
              "                 n_stl=1, tessellation=(2, 2, 2), progress=False)\n"
              "best = res['candidates'][0]\n"
              "print('best training nu21', res['best_training_value'], '-> best FE-verified', best['fe_value'])\n"

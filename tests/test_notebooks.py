@@ -16,7 +16,8 @@ def _execute(name, tmp_path, **env):
     os.environ.update({"TRUSSVAE_ROOT": str(ROOT), "TRUSSVAE_WORK": str(tmp_path), "MPLBACKEND": "Agg",
                        "WANDB_MODE": "offline", **env})
     try:
-        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+        client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+        client.execute()
     finally:
         os.environ.clear()
         os.environ.update(old)

@@ -114,7 +114,8 @@ def write_report(results: dict, out: Path) -> Path:
     for k, v in (results.get("bound_fractions") or {}).items():
         lines.append(f"- {k}: {v:.3f}")
     lines += ["", f"{results['n_candidates']} distinct valid candidates were FE-verified; the best 10:", "",
-              "| rank | FE value | predicted | novel | repaired | polished from | files |", "|---|---|---|---|---|---|---|"]
+              "| rank | FE value | predicted | novel | repaired | polished from | files |",
+              "|---|---|---|---|---|---|---|"]
     for c in results["candidates"][:10]:
         files = f"[json]({Path(c['json']).relative_to(out)})"
         if "stl" in c:

@@ -54,7 +54,7 @@ def load_training_set(data_dir: str | Path, target: str, split_seed: int = 0, sp
 
 
 def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: str | Path,
-               cfg: InverseDesignConfig = InverseDesignConfig(), fe=None, split_seed: int = 0,
+               cfg: InverseDesignConfig | None = None, fe=None, split_seed: int = 0,
                split_fractions=(0.8, 0.1, 0.1), n_stl: int = 3, tessellation=(2, 2, 2),
                progress: bool = True) -> dict:
     """Run inverse design with a trained checkpoint and write every output (see module doc)."""
@@ -62,6 +62,7 @@ def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: 
     from trussvae.models import TrussVAE
 
     fe = fe or LinearFESettings()
+    cfg = cfg or InverseDesignConfig()
     out = Path(out_dir)
     (out / "candidates").mkdir(parents=True, exist_ok=True)
     model = TrussVAE.load_from_checkpoint(str(ckpt_path), map_location="cpu")
