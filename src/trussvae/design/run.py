@@ -45,7 +45,7 @@ def load_training_set(data_dir: str | Path, target: str, split_seed: int = 0, sp
 
     store = LatticeStore(data_dir)
     s = store.load_structures()
-    labels = store.load_labels(target)
+    labels = store.load_labels(target, allow_partial=target == "nonlinear")  # nonlinear: often a subset
     props = labels["stiffness"] if target == "linear" else labels["stress"]
     ok = labels["ok"].astype(bool) & np.all(np.isfinite(props.reshape(len(props), -1)), axis=1)
     train = load_or_create_split(data_dir, len(ok), split_fractions, split_seed)["train"]
