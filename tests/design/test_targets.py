@@ -63,3 +63,5 @@ def test_nrmse():
     target = np.linspace(0, 1, 13)
     assert nrmse(target + 0.1, target) == pytest.approx(0.1)
     assert nrmse(target, target) == 0.0
+    t = torch.tensor(np.stack([target, 2 * target]))
+    np.testing.assert_allclose(nrmse(t + 0.1, t).numpy(), [0.1, 0.05])

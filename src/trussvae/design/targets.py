@@ -73,7 +73,10 @@ def quantity(name: str, C):
 def nrmse(curve, target):
     """Normalised RMS error between stress-strain vectors (paper): ``rms(curve - target) / (max - min of target)``."""
     diff = curve - target
-    rng = target.max(-1) - target.min(-1) if hasattr(target, "max") else max(target) - min(target)
+    if hasattr(target, "amax"):  # torch
+        rng = target.amax(-1) - target.amin(-1)
+    else:
+        rng = np.ptp(np.asarray(target, dtype=float), axis=-1)
     return (diff**2).mean(-1) ** 0.5 / rng
 
 
