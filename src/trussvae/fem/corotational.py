@@ -227,6 +227,26 @@ def _bend_coeffs(c, y2, y3, fx, fxx):
     return f
 
 
+
+@nb.njit(cache=True)
+def _congruence(J, A, out):
+    """``out = J^T A J`` for small dense matrices (zero entries skipped); J (m, n), A (m, m), out (n, n)."""
+    m, n = J.shape
+    tmp = np.zeros((m, n))
+    for i in range(m):
+        for j in range(m):
+            a = A[i, j]
+            if a != 0.0:
+                for q in range(n):
+                    tmp[i, q] += a * J[j, q]
+    out[:, :] = 0.0
+    for i in range(m):
+        for p in range(n):
+            jip = J[i, p]
+            if jip != 0.0:
+                for q in range(n):
+                    out[p, q] += jip * tmp[i, q]
+
 @nb.njit(cache=True)
 def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W, fx, fxx):
     """Kernel of :func:`element_energy` with caller-provided work arrays.
@@ -323,20 +343,7 @@ def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W
     for i in range(6):
         for p in range(9):
             wb[p] += dW[i] * Jm[i, p]
-    tmp = np.zeros((6, 9))
-    for i in range(6):
-        for j in range(6):
-            dij = d2W[i, j]
-            if dij != 0.0:
-                for q in range(9):
-                    tmp[i, q] += dij * Jm[j, q]
-    Hbb[:, :] = 0.0
-    for i in range(6):
-        for p in range(9):
-            jip = Jm[i, p]
-            if jip != 0.0:
-                for q in range(9):
-                    Hbb[p, q] += jip * tmp[i, q]
+    _congruence(Jm, d2W, Hbb)
     for node in range(2):
         o = 1 + 3 * node
         az = -dW[1 + 2 * node]  # weight of  f * y2  (th_z = -f y2)
@@ -360,20 +367,7 @@ def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W
         for i in range(9):
             sacc += wb[i] * Gb[i, p]
         g[p] = sacc
-    tmp2 = np.zeros((9, 9))
-    for i in range(9):
-        for j in range(9):
-            hij = Hbb[i, j]
-            if hij != 0.0:
-                for q in range(9):
-                    tmp2[i, q] += hij * Gb[j, q]
-    H[:, :] = 0.0
-    for i in range(9):
-        for p in range(9):
-            gip = Gb[i, p]
-            if gip != 0.0:
-                for q in range(9):
-                    H[p, q] += gip * tmp2[i, q]
+    _congruence(Gb, Hbb, H)
     # second derivatives of the basic measures, weighted
     w0 = wb[0] / l
     for p in range(3):
