@@ -11,14 +11,13 @@ matching pairs are euler_bernoulli_frame <-> euler_bernoulli and abaqus_b31 <-> 
 from __future__ import annotations
 
 import argparse
-import ast
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from trussvae.fem import PeriodicFrame, homogenize_many
+from trussvae.fem import homogenize_many
+from trussvae.io.reference import load_reference_catalogue
 
 REFERENCE = Path(__file__).resolve().parents[1] / "tests/data/reference/lattice_catalogue_abaqus.json"
 ENTRIES = ("S11", "S22", "S33", "S44", "S55", "S66")
@@ -26,28 +25,8 @@ MODELS = ("euler_bernoulli_frame", "abaqus_b31_4_elements_per_strut")
 SHORT = {"euler_bernoulli_frame": "EB frame", "abaqus_b31_4_elements_per_strut": "Abaqus B31"}
 
 
-def _literal(v):
-    if not isinstance(v, str):
-        return v
-    try:
-        return json.loads(v)
-    except json.JSONDecodeError:
-        return ast.literal_eval(v)
-
-
 def load(path: Path = REFERENCE):
-    data = json.loads(Path(path).read_text())
-    frames, refs, models, names = [], [], [], []
-    for lat in data["lattices"]:
-        edges = np.asarray(_literal(lat["edges"]), dtype=np.int64)
-        compl = _literal(lat["compliance_voigt"])
-        for rho, r in _literal(lat["strut_radius"]).items():
-            frames.append(PeriodicFrame(_literal(lat["cell"]), _literal(lat["nodes"]), edges[:, :2],
-                                        edges[:, 2:], float(_literal(r))))
-            refs.append(np.asarray(_literal(compl[rho]), dtype=float))
-            models.append(lat["reference_model"])
-            names.append(f"{lat['name']}@{rho}")
-    return frames, np.array(refs), np.array(models), np.array(names)
+    return load_reference_catalogue(path)
 
 
 def row(label: str, e: np.ndarray) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import itertools
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +10,7 @@ import numpy as np
 import pytest
 
 from trussvae.fem import PeriodicFrame
+from trussvae.io.reference import load_reference_catalogue
 
 REFERENCE_JSON = Path(__file__).resolve().parents[1] / "data" / "reference" / "lattice_catalogue_abaqus.json"
 SHIFTS = np.array(list(itertools.product((-1, 0, 1), repeat=3)))
@@ -118,34 +117,7 @@ def mirrored_cell(rng, n_points: int = 4, cutoff: float = 0.45, stretch=(1.0, 1.
 
 def load_reference():
     """(frames, compliance (M, 6, 6), reference_model (M,), names) of the external catalogue."""
-    data = json.loads(REFERENCE_JSON.read_text())
-    frames, refs, models, names = [], [], [], []
-    for lat in data["lattices"]:
-        lat = {k: _literal(v) for k, v in lat.items()}
-        edges = np.asarray(_literal(lat["edges"]), dtype=np.int64)
-        radii = {str(k): float(_literal(v)) for k, v in _literal(lat["strut_radius"]).items()}
-        compl = {str(k): np.asarray(_literal(v), dtype=float)
-                 for k, v in _literal(lat["compliance_voigt"]).items()}
-        cell, nodes = _literal(lat["cell"]), _literal(lat["nodes"])
-        for rho, r in radii.items():
-            frames.append(PeriodicFrame(cell, nodes, edges[:, :2], edges[:, 2:], r))
-            refs.append(compl[rho])
-            models.append(str(lat["reference_model"]))
-            names.append(f"{lat['name']}@{rho}")
-    return frames, np.array(refs), np.array(models), names
-
-
-def _literal(value):
-    """Values may be stored as strings holding JSON / Python literals."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        try:
-            return ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            return value
+    return load_reference_catalogue(REFERENCE_JSON)
 
 
 @pytest.fixture(scope="session")
