@@ -80,10 +80,12 @@ class NonlinearFESettings:
             raise ValueError(f"max_strain must be in (0, 1), got {self.max_strain}")
 
 
-def _chunk_frames(store: LatticeStore, chunk_id: int, relative_density: float):
-    """Frames of a structure chunk (None + reason where a structure cannot be built)."""
+def _chunk_frames(root: str, chunk_id: int, relative_density: float):
+    """``(store, frames, reasons, good)`` of a structure chunk: frames (None + reason where a
+    structure cannot be built) and the indices of the good ones."""
     from trussvae.generation.generator import arrays_to_graph
 
+    store = LatticeStore(root)
     data = store.read_structure_chunk(chunk_id)
     frames, reasons = [], []
     for adj, off in zip(data["adjacency"], data["offsets"]):
@@ -93,7 +95,7 @@ def _chunk_frames(store: LatticeStore, chunk_id: int, relative_density: float):
         except ValueError as exc:  # malformed structure: record, carry on
             frames.append(None)
             reasons.append(f"{type(exc).__name__}: {exc}")
-    return frames, reasons
+    return store, frames, reasons, [i for i, f in enumerate(frames) if f is not None]
 
 
 def _stats(reasons: list, ok: np.ndarray, seconds: float) -> dict:
@@ -106,10 +108,8 @@ def label_chunk_nonlinear(root: str, settings: dict, chunk_id: int) -> dict:
     from trussvae.fem.nonlinear import compression_labels
 
     fe = NonlinearFESettings(**settings)
-    store = LatticeStore(root)
     t0 = time.perf_counter()
-    frames, reasons = _chunk_frames(store, chunk_id, fe.relative_density)
-    good = [i for i, f in enumerate(frames) if f is not None]
+    store, frames, reasons, good = _chunk_frames(root, chunk_id, fe.relative_density)
     n = len(frames)
     stress = np.full((n, 13), np.nan)
     ok = np.zeros(n, bool)
@@ -131,10 +131,8 @@ def label_chunk_linear(root: str, settings: dict, chunk_id: int) -> dict:
     from trussvae.fem.elasticity import orthotropic_components
 
     fe = LinearFESettings(**settings)
-    store = LatticeStore(root)
     t0 = time.perf_counter()
-    frames, reasons = _chunk_frames(store, chunk_id, fe.relative_density)
-    good = [i for i, f in enumerate(frames) if f is not None]
+    store, frames, reasons, good = _chunk_frames(root, chunk_id, fe.relative_density)
     n = len(frames)
     stiffness = np.full((n, 6, 6), np.nan)
     radius = np.full(n, np.nan)
