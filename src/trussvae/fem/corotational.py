@@ -227,7 +227,6 @@ def _bend_coeffs(c, y2, y3, fx, fxx):
     return f
 
 
-
 @nb.njit(cache=True)
 def _congruence(J, A, out):
     """``out = J^T A J`` for small dense matrices (zero entries skipped); J (m, n), A (m, m), out (n, n)."""
@@ -246,6 +245,7 @@ def _congruence(J, A, out):
             if jip != 0.0:
                 for q in range(n):
                     out[p, q] += jip * tmp[i, q]
+
 
 @nb.njit(cache=True)
 def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W, fx, fxx):

@@ -44,8 +44,8 @@ NONLINEAR_LABELS = "nonlinear"
 
 
 @dataclass(frozen=True)
-class LinearFESettings:
-    """FE settings of the linear labels (defaults: the paper's)."""
+class _FESettings:
+    """Base material, beam model and relative density shared by both label kinds."""
 
     relative_density: float = 0.15
     E_s: float = 1.0
@@ -60,13 +60,14 @@ class LinearFESettings:
 
 
 @dataclass(frozen=True)
-class NonlinearFESettings:
+class LinearFESettings(_FESettings):
+    """FE settings of the linear labels (defaults: the paper's)."""
+
+
+@dataclass(frozen=True)
+class NonlinearFESettings(_FESettings):
     """FE settings of the nonlinear labels: uniaxial compression along e3 (paper, Fig. 6)."""
 
-    relative_density: float = 0.15
-    E_s: float = 1.0
-    nu_s: float = 0.3
-    beam: str = "timoshenko"
     max_strain: float = 0.25
     confined: bool = False
     imperfection: float = 1e-3
@@ -75,7 +76,7 @@ class NonlinearFESettings:
     time_limit: float = 60.0
 
     def __post_init__(self):
-        LinearFESettings(self.relative_density, self.E_s, self.nu_s, self.beam)  # same checks
+        super().__post_init__()
         if not 0 < self.max_strain < 1:
             raise ValueError(f"max_strain must be in (0, 1), got {self.max_strain}")
 
