@@ -50,6 +50,10 @@ class InverseDesignConfig:
     repair: bool = True
     polish_top: int = 0
     polish_steps: int = 20
+    #: also try single-strut edits in the polish (greedy topology search, see design.polish)
+    polish_topology: bool = True
+    #: worker processes of the polish FE batches (nonlinear curve targets gain most)
+    polish_jobs: int = 1
     seed: int = 0
 
 
@@ -207,14 +211,15 @@ def _verify(model, objective, found, cfg, fe):
 def _polish(candidates, objective, cfg, fe):
     from trussvae.design.polish import polish
 
-    if objective.kind != "linear":
-        log.info("FE polish is implemented for linear targets only; skipped for %s", objective.name)
-        return candidates
     for k in candidates[: cfg.polish_top]:
-        res = polish(k.graph, objective, fe, n_steps=cfg.polish_steps)
+        res = polish(k.graph, objective, fe, n_steps=cfg.polish_steps, topology_moves=cfg.polish_topology,
+                     n_jobs=cfg.polish_jobs)
+        log.info("polish %s: %.5g -> %.5g (%d offset steps, %d topology moves, %d FE runs)", objective.name,
+                 res.value_history[0], res.value_history[-1], res.n_offset_steps, res.n_topology_moves,
+                 res.n_fe_evaluations)
         if res.loss_history[-1] < res.loss_history[0]:
             k.polished_from = k.fe_value
-            k.graph, k.fe_props = res.graph, res.stiffness
+            k.graph, k.fe_props = res.graph, res.props
             k.fe_value = float(objective.value(res.stiffness))
             k.feasible = bool(objective.feasible(res.stiffness))
     candidates.sort(key=lambda k: (not k.feasible, float(objective.loss(k.fe_props))))

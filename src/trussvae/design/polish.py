@@ -1,10 +1,24 @@
-"""FE polish: refine the continuous node offsets of a candidate by gradients of the FE response.
+"""FE polish: refine a candidate by the FE response itself (beyond the paper).
 
-Beyond the paper: the latent optimisation proposes a topology and offsets; the polish keeps the
-topology and descends ``objective.loss(C_FE)`` over the free offsets of the active nodes (at
-most 27 values), with central finite differences of the exact FE homogenization (one batched
-:func:`~trussvae.fem.homogenize_many` call of 2 x n_dof frames per step) and a backtracking line
-search that only accepts valid, improving steps. Offsets stay in ``(-0.5 + margin, 0.5 - margin)``.
+The latent optimisation proposes a topology and offsets; the polish then descends the objective's
+loss, computed by FE, with two kinds of moves that both keep the truss valid:
+
+* **offset steps**: gradient descent over the free offsets of the active nodes (at most 27
+  values), the gradient by central finite differences of the FE response (one batch of
+  2 x n_dof FE runs per step) and a backtracking line search that only accepts valid,
+  improving steps. Offsets stay in ``(-0.5 + margin, 0.5 - margin)``.
+* **topology moves** (``topology_moves=True``): when the offset steps stall (relative
+  improvement below ``rel_tol``), every single-strut
+  edit of the octant graph (remove one strut; add one strut between two active nodes) that gives a
+  valid truss is evaluated by FE in one batch, and the best one is taken if it improves the loss;
+  offset steps then resume. A greedy local search over the discrete design space.
+
+Linear objectives (:class:`~trussvae.design.targets.Objective`) are evaluated by
+:func:`~trussvae.fem.homogenize_many` (``fe``: :class:`~trussvae.generation.label.LinearFESettings`),
+curve objectives (:class:`~trussvae.design.targets.CurveObjective`) by the nonlinear compression
+test :func:`~trussvae.fem.nonlinear.compression_labels` (the 13-point stress vector; ``n_jobs``
+processes). A nonlinear FD step is larger (``fd_step`` 5e-3 by default) because the
+path-following solver converges to ``tol=1e-7``.
 """
 
 from __future__ import annotations
@@ -13,90 +27,157 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trussvae.design.targets import Objective
 from trussvae.design_space import TrussGraph, octant
 
-__all__ = ["polish", "PolishResult"]
+__all__ = ["polish", "PolishResult", "topology_neighbours"]
 
 
 @dataclass
 class PolishResult:
     graph: TrussGraph
-    stiffness: np.ndarray
+    #: FE properties of ``graph``: (6, 6) stiffness (linear objectives) or (13,) stresses (curves)
+    props: np.ndarray
     loss_history: list[float] = field(default_factory=list)
     value_history: list[float] = field(default_factory=list)
     n_fe_evaluations: int = 0
+    n_offset_steps: int = 0
+    n_topology_moves: int = 0
+
+    @property
+    def stiffness(self) -> np.ndarray:  # the name used before curve objectives were polished
+        return self.props
 
 
-def _evaluate(graphs, objective, fe):
-    from trussvae.fem import homogenize_many
-
+def _evaluate(graphs, objective, fe, n_jobs: int = 1):
+    """Loss (inf where invalid / FE fails) and FE properties of ``graphs`` (None entries allowed)."""
     frames, idx = [], []
     for k, g in enumerate(graphs):
         if g is not None and g.is_valid():
             frames.append(g.to_frame(relative_density=fe.relative_density))
             idx.append(k)
+    shape = (6, 6) if objective.kind == "linear" else (13,)
     loss = np.full(len(graphs), np.inf)
-    Cs = np.full((len(graphs), 6, 6), np.nan)
+    props = np.full((len(graphs), *shape), np.nan)
     if frames:
-        C = homogenize_many(frames, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam, errors="nan")
-        for k, c in zip(idx, C):
-            if np.all(np.isfinite(c)):
-                Cs[k] = c
-                loss[k] = float(objective.loss(c))
-    return loss, Cs, len(frames)
+        if objective.kind == "linear":
+            from trussvae.fem import homogenize_many
+
+            P = homogenize_many(frames, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam, errors="nan", n_jobs=n_jobs)
+        else:
+            from trussvae.fem.nonlinear import compression_labels
+
+            stress, ok, _ = compression_labels(frames, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam, n_jobs=n_jobs)
+            P = np.where(np.asarray(ok)[:, None], stress, np.nan)
+        for k, p in zip(idx, P):
+            if np.all(np.isfinite(p)):
+                props[k] = p
+                loss[k] = float(objective.loss(p))
+    return loss, props, len(frames)
 
 
-def polish(graph: TrussGraph, objective: Objective, fe=None, n_steps: int = 20, fd_step: float = 1e-3,
-           initial_step: float = 0.05, margin: float = 1e-3) -> PolishResult:
-    """Refine the offsets of ``graph`` for ``objective`` (see module doc). ``fe``: LinearFESettings."""
+def topology_neighbours(graph: TrussGraph) -> list[TrussGraph]:
+    """Every valid truss one strut edit away from ``graph`` (remove a strut, or add one between
+    two active nodes), with the same node offsets."""
+    adj0 = graph.adjacency
+    offsets = graph.offsets
+    out = []
+    active = np.flatnonzero(graph.active)
+    pairs = [(int(i), int(j)) for i, j in graph.edges]
+    pairs += [(int(i), int(j)) for a, i in enumerate(active) for j in active[a + 1:] if not adj0[i, j]]
+    for i, j in pairs:
+        adj = adj0.copy()
+        adj[i, j] = adj[j, i] = not adj0[i, j]
+        g = TrussGraph.from_offsets(adj, offsets)
+        if g.n_struts and g.is_valid():
+            out.append(g)
+    return out
+
+
+def polish(graph: TrussGraph, objective, fe=None, n_steps: int = 20, fd_step: float | None = None,
+           initial_step: float = 0.05, margin: float = 1e-3, topology_moves: bool = True,
+           rel_tol: float = 1e-3, n_jobs: int = 1) -> PolishResult:
+    """Refine ``graph`` for ``objective`` by FE (see the module doc); at most ``n_steps`` accepted
+    moves (offset steps + topology moves); the offsets count as stalled (and a strut edit is tried)
+    when a step improves the loss by less than ``rel_tol`` (relative). ``fe``: FE settings with
+    ``relative_density``, ``E_s``, ``nu_s``, ``beam`` (default
+    :class:`~trussvae.generation.label.LinearFESettings`)."""
     from trussvae.generation.label import LinearFESettings
 
     fe = fe or LinearFESettings()
-    active_dof = graph.active[octant.DOF_INDEX[:, 0]]
-    dofs = np.flatnonzero(active_dof)
-    x = graph.offsets.copy()
+    if fd_step is None:
+        fd_step = 1e-3 if objective.kind == "linear" else 5e-3
     bound = 0.5 - margin
+
+    def evaluate(graphs):
+        loss, props, n = _evaluate(graphs, objective, fe, n_jobs)
+        res.n_fe_evaluations += n
+        return loss, props
+
+    loss0, P0, n0 = _evaluate([graph], objective, fe, n_jobs)
+    if not np.isfinite(loss0[0]):
+        raise ValueError("polish: the starting truss is invalid or its FE analysis failed")
+    res = PolishResult(graph, P0[0], [float(loss0[0])], [float(objective.value(P0[0]))], n0)
+
+    def accept(g, loss, props):
+        res.graph, res.props = g, props
+        res.loss_history.append(float(loss))
+        res.value_history.append(float(objective.value(props)))
+
+    step = initial_step
+    while res.n_offset_steps + res.n_topology_moves < n_steps:
+        before = res.loss_history[-1]
+        used = _offset_step(res, evaluate, accept, fd_step, bound, step)
+        if used:
+            res.n_offset_steps += 1
+            step = used * 1.5
+            if before - res.loss_history[-1] > rel_tol * abs(before):
+                continue
+        # the offsets have stalled: try the best single-strut edit
+        if topology_moves:
+            nbrs = topology_neighbours(res.graph)
+            loss, props = evaluate(nbrs) if nbrs else (np.array([np.inf]), None)
+            k = int(np.argmin(loss))
+            if loss[k] < res.loss_history[-1]:
+                accept(nbrs[k], loss[k], props[k])
+                res.n_topology_moves += 1
+                step = initial_step
+                continue
+        if not used:
+            break
+    return res
+
+
+def _offset_step(res: PolishResult, evaluate, accept, fd_step: float, bound: float, step: float) -> float:
+    """One FD-gradient step with backtracking on the offsets of ``res.graph``; returns the accepted
+    step length (0.0 if no step improved the loss)."""
+    graph = res.graph
+    dofs = np.flatnonzero(graph.active[octant.DOF_INDEX[:, 0]])
+    if len(dofs) == 0:
+        return 0.0
+    x = graph.offsets.copy()
 
     def make(offsets):
         return TrussGraph.from_offsets(graph.adjacency, np.clip(offsets, -bound, bound))
 
-    loss, C, n_eval = _evaluate([graph], objective, fe)
-    if not np.isfinite(loss[0]):
-        raise ValueError("polish: the starting truss is invalid or a mechanism")
-    res = PolishResult(graph, C[0], [float(loss[0])], [float(objective.value(C[0]))], n_eval)
-    step = initial_step
-    for _ in range(n_steps):
-        if len(dofs) == 0:
-            break
-        probes = []
-        for d in dofs:
-            for s in (+1, -1):
-                y = x.copy()
-                y[d] += s * fd_step
-                probes.append(make(y))
-        lp, _, n = _evaluate(probes, objective, fe)
-        res.n_fe_evaluations += n
-        lp = lp.reshape(-1, 2)
-        grad = np.where(np.isfinite(lp).all(1), (lp[:, 0] - lp[:, 1]) / (2 * fd_step), 0.0)
-        norm = np.linalg.norm(grad)
-        if norm == 0:
-            break
-        improved = False
-        while step > 1e-4:
+    probes = []
+    for d in dofs:
+        for s in (+1, -1):
             y = x.copy()
-            y[dofs] -= step * grad / norm
-            cand = make(y)
-            lc, Cc, n = _evaluate([cand], objective, fe)
-            res.n_fe_evaluations += n
-            if lc[0] < res.loss_history[-1]:
-                x, res.graph, res.stiffness = np.clip(y, -bound, bound), cand, Cc[0]
-                res.loss_history.append(float(lc[0]))
-                res.value_history.append(float(objective.value(Cc[0])))
-                step *= 1.5
-                improved = True
-                break
-            step *= 0.5
-        if not improved:
-            break
-    return res
+            y[d] += s * fd_step
+            probes.append(make(y))
+    lp, _ = evaluate(probes)
+    lp = lp.reshape(-1, 2)
+    grad = np.where(np.isfinite(lp).all(1), (lp[:, 0] - lp[:, 1]) / (2 * fd_step), 0.0)
+    norm = np.linalg.norm(grad)
+    if not norm > 0:
+        return 0.0
+    while step > 1e-4:
+        y = x.copy()
+        y[dofs] -= step * grad / norm
+        cand = make(y)
+        lc, Pc = evaluate([cand])
+        if lc[0] < res.loss_history[-1]:
+            accept(cand, lc[0], Pc[0])
+            return step
+        step *= 0.5
+    return 0.0
