@@ -68,10 +68,12 @@ def test_kl_nonnegative_and_zero_at_prior():
 
 def test_loss_options_and_bad_values():
     b = _batch()
-    for kw in [dict(adjacency_loss="mse"), dict(feature_loss="active"), dict(feature_activation="linear")]:
+    for kw in [dict(adjacency_loss="mse"), dict(feature_loss="active"), dict(feature_activation="linear"),
+               dict(w_mmd=100.0)]:
         m = TrussVAE(**kw)
         parts = m.losses(b, m(b["adj"], b["offsets"]))
         assert all(torch.isfinite(v) for v in parts.values())
+        assert ("mmd" in parts) == ("w_mmd" in kw)
     with pytest.raises(ValueError, match="adjacency_loss"):
         TrussVAE(adjacency_loss="l1")
     with pytest.raises(ValueError, match="n_properties"):

@@ -2,14 +2,16 @@
 
 Loss (eq. 4, per sample, averaged over the batch)::
 
-    L = w_adj * L_A + w_feat * L_x + w_prop * ||S - F(mu)||^2 + beta(t) * KL
+    L = w_adj * L_A + w_feat * L_x + w_prop * ||S - F(mu)||^2 + beta(t) * KL [+ w_mmd * MMD(q(z), p(z))]
 
 ``L_A``: BCE-with-logits summed over the 351 adjacency entries (``adjacency_loss="bce"``,
 default) or the paper's squared error of the sigmoid probabilities (``"mse"``). ``L_x``: squared
 error summed over the 27 offsets, either of all entries with target 0 for inactive nodes
 (``feature_loss="all"``, default: the decoder then also learns to park unused nodes at the
 template) or of the active nodes' offsets only (``"active"``). Properties are normalised (see
-:mod:`trussvae.data.normalization`). ``beta(t)``: :mod:`trussvae.models.kl_schedules`.
+:mod:`trussvae.data.normalization`). ``beta(t)``: :mod:`trussvae.models.kl_schedules`. The optional
+MMD term (beyond the paper, ``w_mmd`` > 0) matches the aggregate posterior to the prior:
+:mod:`trussvae.models.mmd`.
 
 All constructor arguments are plain values (saved as hyper-parameters), so
 ``TrussVAE.load_from_checkpoint(path)`` rebuilds the model without Hydra.
@@ -36,6 +38,7 @@ from trussvae.models.decoders import AdjacencyDecoder, NodeFeatureDecoder
 from trussvae.models.encoders import ACTIVATIONS, NORMS, GraphEncoder, MLPEncoder
 from trussvae.models.latent import LatentLayout
 from trussvae.models.metrics import adjacency_accuracy, exact_topology, validity_report
+from trussvae.models.mmd import mmd_imq
 from trussvae.models.predictor import PropertyPredictor
 
 __all__ = ["TrussVAE"]
@@ -49,7 +52,7 @@ class TrussVAE(pl.LightningModule):
                  activation: str = "relu", norm: str = "none",
                  target: str = "linear", n_properties: int = 9, property_names: Sequence[str] | None = None,
                  adjacency_loss: str = "bce", feature_loss: str = "all",
-                 w_adj: float = 1.0, w_feat: float = 1.0, w_prop: float = 1.0,
+                 w_adj: float = 1.0, w_feat: float = 1.0, w_prop: float = 1.0, w_mmd: float = 0.0,
                  kl_schedule: str = "cyclical", kl_n_cycles: int = 4, kl_ratio: float = 0.5,
                  kl_shape: str = "linear", kl_start: float = 0.25, beta_min: float = 0.0, beta_max: float = 1.0,
                  kl_total_epochs: int | None = None, lr: float = 1e-3, weight_decay: float = 0.0,
@@ -210,14 +213,19 @@ class TrussVAE(pl.LightningModule):
             sq = sq * active_dofs(adj)
         mu, logvar = out["mu"], out["logvar"]
         kl = 0.5 * (logvar.exp() + mu ** 2 - 1.0 - logvar).sum(-1)
-        return {"adjacency": l_adj.mean(), "features": sq.sum(-1).mean(),
-                "property": ((out["y"] - batch["y"]) ** 2).sum(-1).mean(), "kl": kl.mean()}
+        parts = {"adjacency": l_adj.mean(), "features": sq.sum(-1).mean(),
+                 "property": ((out["y"] - batch["y"]) ** 2).sum(-1).mean(), "kl": kl.mean()}
+        if self.hparams.w_mmd and out["z"].shape[0] > 1:
+            parts["mmd"] = mmd_imq(out["z"])
+        return parts
 
     def _step(self, batch: dict, stage: str, beta: float) -> tuple[torch.Tensor, dict]:
         out = self(batch["adj"], batch["offsets"], sample=True)
         parts = self.losses(batch, out)
         h = self.hparams
         recon_prop = h.w_adj * parts["adjacency"] + h.w_feat * parts["features"] + h.w_prop * parts["property"]
+        if "mmd" in parts:
+            recon_prop = recon_prop + h.w_mmd * parts["mmd"]
         loss = recon_prop + beta * parts["kl"]
         B = batch["adj"].shape[0]
         # objective: the loss at the target beta_max, independent of where the schedule is (checkpointing)
