@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from trussvae.design.inverse import DesignResult, InverseDesignConfig, run_inverse_design
-from trussvae.design.targets import CurveObjective
+from trussvae.design.targets import STRAIN_POINTS, CurveObjective
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellat
         frame = k.graph.to_frame(relative_density=fe.relative_density)
         stem = out / "candidates" / f"cand_{rank:03d}"
         if isinstance(obj, CurveObjective):
-            fe_results = {"strain": [0.005 + 0.02 * i for i in range(13)], "stress": k.fe_props.tolist()}
+            fe_results = {"strain": list(STRAIN_POINTS), "stress": k.fe_props.tolist()}
         else:
             fe_results = {"stiffness_voigt": k.fe_props.tolist(),
                           "properties": effective_properties(k.fe_props, fe.relative_density, fe.E_s, fe.nu_s)}
@@ -116,6 +116,9 @@ def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellat
     summary = {"target": obj.name, "sense": obj.sense, "best_training_value": best_train,
                "best_fe_value": best["fe_value"] if best else None, "improvement_over_training": improvement,
                "n_candidates": len(rows), "candidates": rows}
+    if isinstance(obj, CurveObjective):
+        summary["strain"] = list(STRAIN_POINTS)
+        summary["target_curve"] = list(obj.target)
     if best is not None and "moduli" in best:
         m = best["moduli"]
         summary["bound_fractions"] = {k: m[k] for k in m if "/" in k and ("_voigt" in k or "_hs" in k)}

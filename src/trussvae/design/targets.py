@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trussvae.fem.nonlinear import LABEL_STRAINS
+
 __all__ = ["quantity", "QUANTITIES", "Term", "Constraint", "Objective", "CurveObjective", "named_target",
            "objective_from_spec",
            "TARGETS", "nrmse", "STRAIN_POINTS"]
 
 #: the paper's 13 strain points of the nonlinear labels (0.5%, 2.5%, ..., 24.5%)
-STRAIN_POINTS = tuple(round(0.005 + 0.02 * k, 3) for k in range(13))
+STRAIN_POINTS = tuple(round(float(e), 3) for e in LABEL_STRAINS)  # the 13 label strains of the nonlinear FE
 
 _E = {"E11": 0, "E22": 1, "E33": 2}
 _G = {"G23": 3, "G13": 4, "G12": 5}
