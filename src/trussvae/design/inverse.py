@@ -52,8 +52,8 @@ class InverseDesignConfig:
     polish_steps: int = 20
     #: also try single-strut edits in the polish (greedy topology search, see design.polish)
     polish_topology: bool = True
-    #: worker processes of the polish FE batches (nonlinear curve targets gain most)
-    polish_jobs: int = 1
+    #: worker processes of the FE verification and polish batches (curve targets gain most)
+    fe_jobs: int = 1
     seed: int = 0
 
 
@@ -92,16 +92,16 @@ def _predict_props(model, objective, adj, offsets):
     return orthotropic_to_voigt(y) if objective.kind == "linear" else y
 
 
-def _fe_props(graphs, objective, fe) -> np.ndarray:
+def _fe_props(graphs, objective, fe, n_jobs: int = 1) -> np.ndarray:
     """FE properties of valid trusses (NaN where FE fails): linear stiffness or compression curve."""
     frames = [g.to_frame(relative_density=fe.relative_density) for g in graphs]
     if objective.kind == "linear":
         from trussvae.fem import homogenize_many
 
-        return homogenize_many(frames, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam, errors="nan")
+        return homogenize_many(frames, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam, errors="nan", n_jobs=n_jobs)
     from trussvae.fem.nonlinear import compression_labels
 
-    stress, ok, _ = compression_labels(frames, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam)
+    stress, ok, _ = compression_labels(frames, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam, n_jobs=n_jobs)
     return np.where(np.asarray(ok)[:, None], stress, np.nan)
 
 
@@ -192,7 +192,7 @@ def _verify(model, objective, found, cfg, fe):
         meta.append((s, step, fixed))
     if not graphs:
         raise RuntimeError("no decoded candidate is a valid truss (even after repair); train the model longer")
-    P = _fe_props(graphs, objective, fe)
+    P = _fe_props(graphs, objective, fe, cfg.fe_jobs)
     arrays = [g.to_vae_input("offsets") for g in graphs]
     with torch.no_grad():
         Pp = _predict_props(model, objective, torch.as_tensor(np.array([a for a, _ in arrays])).to(model.device),
@@ -213,7 +213,7 @@ def _polish(candidates, objective, cfg, fe):
 
     for k in candidates[: cfg.polish_top]:
         res = polish(k.graph, objective, fe, n_steps=cfg.polish_steps, topology_moves=cfg.polish_topology,
-                     n_jobs=cfg.polish_jobs)
+                     n_jobs=cfg.fe_jobs)
         log.info("polish %s: %.5g -> %.5g (%d offset steps, %d topology moves, %d FE runs)", objective.name,
                  res.value_history[0], res.value_history[-1], res.n_offset_steps, res.n_topology_moves,
                  res.n_fe_evaluations)
