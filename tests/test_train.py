@@ -53,6 +53,19 @@ def test_train_end_to_end_writes_metrics(labelled_store, tmp_path):
     assert list((tmp_path / "run" / "csv").rglob("reconstructions_epoch0000.png"))
 
 
+def test_test_only_uses_the_checkpoints_architecture(labelled_store, tmp_path):
+    trained = train(_plain(_cfg(labelled_store.root, tmp_path / "run", "logger=none", "model.adj_hidden=[64,32]")))
+    ckpt = trained["best_checkpoint"]
+    # the current config has another architecture: test-only must build the model from the checkpoint
+    cfg = _cfg(labelled_store.root, tmp_path / "test", "logger=none", "train=false", f"ckpt_path={ckpt}")
+    metrics = train(_plain(cfg))
+    assert metrics["test/adjacency_accuracy"] == pytest.approx(trained["test/adjacency_accuracy"], abs=1e-6)
+    assert metrics["test/property_r2_min"] == pytest.approx(trained["test/property_r2_min"], abs=1e-5)
+    bad = _cfg(labelled_store.root, tmp_path / "bad", "logger=none", "train=false", f"ckpt_path={tmp_path}/no.ckpt")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(_plain(bad))
+
+
 def test_config_typo_fails_clearly(labelled_store, tmp_path):
     with pytest.raises(ConfigCompositionException, match="d_Aa"):
         _cfg(labelled_store.root, tmp_path, "model.d_Aa=6")

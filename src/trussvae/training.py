@@ -79,6 +79,13 @@ def _model_kwargs(model_cfg: dict, dm: TrussDataModule) -> dict:
     return kw
 
 
+def _check_same_labels(model: TrussVAE, dm: TrussDataModule, ckpt: str) -> None:
+    """A checkpoint tested on a data module must predict the labels that data set holds."""
+    if model.hparams.target != dm.target or list(model.property_names) != list(dm.label_names):
+        raise ValueError(f"checkpoint {ckpt} predicts {model.hparams.target!r} labels {list(model.property_names)}, "
+                         f"data.target={dm.target!r} gives {list(dm.label_names)}; set data.target to match")
+
+
 def _scalars(metrics: dict) -> dict:
     out = {}
     for k, v in metrics.items():
@@ -95,11 +102,19 @@ def train(cfg: dict) -> dict:
     output_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(int(cfg.get("seed", 0)), workers=True)
     dm = TrussDataModule(**cfg["data"])
+    test_only_ckpt = None if cfg.get("train", True) else cfg.get("ckpt_path")
+    if test_only_ckpt:  # evaluate a trained model: its own architecture and label normalisation
+        test_only_ckpt = resolve_ckpt_path(test_only_ckpt, output_dir, False)
+        model = TrussVAE.load_from_checkpoint(test_only_ckpt, map_location="cpu")
+        dm.use_normalizer(model.normalizer)
     dm.setup("fit")
     if dm.design_space_version and dm.design_space_version != cfg["model"].get("design_space_version",
                                                                                 dm.design_space_version):
         raise ValueError(f"data set design space {dm.design_space_version!r} != model's")
-    model = TrussVAE(**_model_kwargs(cfg["model"], dm))
+    if test_only_ckpt:
+        _check_same_labels(model, dm, test_only_ckpt)
+    else:
+        model = TrussVAE(**_model_kwargs(cfg["model"], dm))
     loggers = _build_all(cfg.get("logger"))
     callbacks = _build_all(cfg.get("callbacks"))
     if not loggers:  # logger=none: a learning-rate monitor has nowhere to write
@@ -122,8 +137,7 @@ def train(cfg: dict) -> dict:
                         "time/train_samples_per_s": n_train * max(epochs, 1) / fit_s})
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback is not None else ""
     if cfg.get("test", True):
-        test_ckpt = best or (None if cfg.get("train", True) else cfg.get("ckpt_path"))
-        trainer.test(model, datamodule=dm, ckpt_path=test_ckpt)
+        trainer.test(model, datamodule=dm, ckpt_path=best or None)  # test-only: weights already loaded
         metrics.update(_scalars(trainer.callback_metrics))
         names = dm.label_names
         metrics["test/property_r2"] = {n: metrics.get(f"test/property_r2_{n}", float("nan")) for n in names}

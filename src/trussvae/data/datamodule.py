@@ -110,6 +110,7 @@ class TrussDataModule(pl.LightningDataModule):
         self.num_workers = int(num_workers)
         self.pin_memory = bool(pin_memory)
         self.normalizer: LabelNormalizer | None = None
+        self._given_normalizer: LabelNormalizer | None = None
         self.datasets: dict[str, DenseBatchDataset] = {}
         self.train_hashes: set[str] = set()
         self.design_space_version: str | None = None
@@ -142,6 +143,13 @@ class TrussDataModule(pl.LightningDataModule):
         ok = np.asarray(labels.get("ok", np.ones(len(y), bool)), bool) & np.all(np.isfinite(y), axis=1)
         return structures, y, ok
 
+    def use_normalizer(self, normalizer: LabelNormalizer) -> None:
+        """Normalise the labels with ``normalizer`` (e.g. a trained checkpoint's) instead of fitting one
+        on the training split. Call before :meth:`setup`."""
+        if self.datasets:
+            raise RuntimeError("use_normalizer() must be called before setup()")
+        self._given_normalizer = normalizer
+
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:  # already set up (fit then test reuse the same tensors)
             return
@@ -151,7 +159,7 @@ class TrussDataModule(pl.LightningDataModule):
         split = {s: idx[ok[idx]] for s, idx in split.items()}
         if len(split["train"]) < 2:
             raise ValueError(f"{self.data_dir}: only {len(split['train'])} training rows with valid labels")
-        self.normalizer = fit_normalizer(y[split["train"]], self.label_transform)
+        self.normalizer = self._given_normalizer or fit_normalizer(y[split["train"]], self.label_transform)
         y_norm = torch.as_tensor(self.normalizer.normalize(y), dtype=torch.float32)
         adj = torch.as_tensor(structures["adjacency"], dtype=torch.float32)
         off = torch.as_tensor(structures["offsets"], dtype=torch.float32)
