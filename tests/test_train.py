@@ -61,9 +61,12 @@ def test_test_only_uses_the_checkpoints_architecture(labelled_store, tmp_path):
     metrics = train(_plain(cfg))
     assert metrics["test/adjacency_accuracy"] == pytest.approx(trained["test/adjacency_accuracy"], abs=1e-6)
     assert metrics["test/property_r2_min"] == pytest.approx(trained["test/property_r2_min"], abs=1e-5)
+    assert metrics["best_checkpoint"] == ckpt
     bad = _cfg(labelled_store.root, tmp_path / "bad", "logger=none", "train=false", f"ckpt_path={tmp_path}/no.ckpt")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(_plain(bad))
+    with pytest.raises(ValueError, match="ckpt_path"):
+        train(_plain(_cfg(labelled_store.root, tmp_path / "bad", "logger=none", "train=false")))
 
 
 def test_config_typo_fails_clearly(labelled_store, tmp_path):

@@ -103,6 +103,8 @@ def train(cfg: dict) -> dict:
     pl.seed_everything(int(cfg.get("seed", 0)), workers=True)
     dm = TrussDataModule(**cfg["data"])
     test_only_ckpt = None if cfg.get("train", True) else cfg.get("ckpt_path")
+    if not cfg.get("train", True) and cfg.get("test", True) and not test_only_ckpt:
+        raise ValueError("train=false tests a trained model: also set ckpt_path=<run>/checkpoints/<file>.ckpt")
     if test_only_ckpt:  # evaluate a trained model: its own architecture and label normalisation
         test_only_ckpt = resolve_ckpt_path(test_only_ckpt, output_dir, False)
         model = TrussVAE.load_from_checkpoint(test_only_ckpt, map_location="cpu")
@@ -143,7 +145,7 @@ def train(cfg: dict) -> dict:
         metrics["test/property_r2"] = {n: metrics.get(f"test/property_r2_{n}", float("nan")) for n in names}
         for key in REQUIRED_METRICS:  # e.g. validity/novel_unique is undefined when nothing decodes validly
             metrics.setdefault(key, float("nan"))
-    metrics["best_checkpoint"] = best or None
+    metrics["best_checkpoint"] = best or test_only_ckpt or None
     metrics = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
     metrics["test/property_r2"] = {k: (None if not np.isfinite(v) else v)
                                    for k, v in metrics.get("test/property_r2", {}).items()} or None

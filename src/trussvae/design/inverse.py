@@ -220,8 +220,8 @@ def _polish(candidates, objective, cfg, fe):
         if res.loss_history[-1] < res.loss_history[0]:
             k.polished_from = k.fe_value
             k.graph, k.fe_props = res.graph, res.props
-            k.fe_value = float(objective.value(res.stiffness))
-            k.feasible = bool(objective.feasible(res.stiffness))
+            k.fe_value = float(objective.value(res.props))
+            k.feasible = bool(objective.feasible(res.props))
     candidates.sort(key=lambda k: (not k.feasible, float(objective.loss(k.fe_props))))
     return candidates
 
