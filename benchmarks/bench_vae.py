@@ -56,7 +56,9 @@ def bench(encoder: str, ds: DenseBatchDataset, batch: int, steps: int) -> float:
             t0, done = time.perf_counter(), 0
         out = model(b["adj"], b["offsets"])
         parts = model.losses(b, out)
-        loss = parts["adjacency"] + parts["features"] + parts["property"] + 0.5 * parts["kl"]
+        h = model.hparams
+        loss = (h.w_adj * parts["adjacency"] + h.w_feat * parts["features"] + h.w_prop * parts["property"]
+                + h.beta_max * parts["kl"] + h.w_mmd * parts.get("mmd", 0.0))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -95,8 +95,9 @@ class TrussVAE(pl.LightningModule):
         self.predictor = PropertyPredictor(self.layout.d, pred_hidden, k, dropout, **act)
         self._progress_now = 0.0
         nz = self.normalizer
-        self._phys_scale = torch.tensor([math.exp(m) if lg else s for m, s, lg in zip(nz.mean, nz.std, nz.log_mask)],
-                                        dtype=torch.float32)
+        # a typical magnitude per property, for the physical-scale R^2 (see _eval_step)
+        scale = [math.exp(m) if lg else max(s, 1e-30) for m, s, lg in zip(nz.mean, nz.std, nz.log_mask)]
+        self._phys_scale = torch.tensor(scale, dtype=torch.float32)
         self.metrics = torch.nn.ModuleDict({s: self._stage_metrics(k) for s in ("val", "test")})
 
     @staticmethod
