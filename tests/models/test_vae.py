@@ -69,7 +69,7 @@ def test_kl_nonnegative_and_zero_at_prior():
 def test_loss_options_and_bad_values():
     b = _batch()
     for kw in [dict(adjacency_loss="mse"), dict(feature_loss="active"), dict(feature_activation="linear"),
-               dict(w_mmd=100.0)]:
+               dict(w_mmd=100.0), dict(w_mmd=100.0, mmd_samples=8)]:
         m = TrussVAE(**kw)
         parts = m.losses(b, m(b["adj"], b["offsets"]))
         assert all(torch.isfinite(v) for v in parts.values())

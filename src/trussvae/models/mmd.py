@@ -30,14 +30,19 @@ def mmd_imq(z: torch.Tensor, prior: torch.Tensor | None = None, scales=SCALES) -
     m = prior.shape[0]
     if n < 2 or m < 2:
         raise ValueError(f"mmd_imq needs at least 2 samples on each side, got {n} and {m}")
-    dzz = torch.cdist(z, z).pow(2)
-    dpp = torch.cdist(prior, prior).pow(2)
-    dzp = torch.cdist(z, prior).pow(2)
-    off_n = 1.0 - torch.eye(n, dtype=z.dtype, device=z.device)
-    off_m = 1.0 - torch.eye(m, dtype=z.dtype, device=z.device)
+    dzz = _sq_dist(z, z)
+    dzp = _sq_dist(z, prior)
+    with torch.no_grad():  # the prior-prior term has no gradient
+        dpp = _sq_dist(prior, prior)
     total = z.new_zeros(())
-    for s in scales:
+    for s in scales:  # the diagonal k(x, x) = 1 is removed by subtracting n (U-statistic)
         c = 2.0 * d * s
-        total = total + ((c / (c + dzz)) * off_n).sum() / (n * (n - 1)) \
-            + ((c / (c + dpp)) * off_m).sum() / (m * (m - 1)) - 2.0 * (c / (c + dzp)).mean()
+        total = total + ((c / (c + dzz)).sum() - n) / (n * (n - 1)) \
+            + ((c / (c + dpp)).sum() - m) / (m * (m - 1)) - 2.0 * (c / (c + dzp)).mean()
     return total
+
+
+def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances by one matrix product (torch.cdist's backward is several times
+    slower on CPU); clamped at 0 against round-off."""
+    return ((a * a).sum(1, keepdim=True) + (b * b).sum(1) - 2.0 * a @ b.T).clamp_min(0.0)
