@@ -43,36 +43,21 @@ class PolishResult:
     n_offset_steps: int = 0
     n_topology_moves: int = 0
 
-    @property
-    def stiffness(self) -> np.ndarray:  # the name used before curve objectives were polished
-        return self.props
-
 
 def _evaluate(graphs, objective, fe, n_jobs: int = 1):
     """Loss (inf where invalid / FE fails) and FE properties of ``graphs`` (None entries allowed)."""
-    frames, idx = [], []
-    for k, g in enumerate(graphs):
-        if g is not None and g.is_valid():
-            frames.append(g.to_frame(relative_density=fe.relative_density))
-            idx.append(k)
+    from trussvae.design.inverse import _fe_props
+
+    idx = [k for k, g in enumerate(graphs) if g is not None and g.is_valid()]
     shape = (6, 6) if objective.kind == "linear" else (13,)
     loss = np.full(len(graphs), np.inf)
     props = np.full((len(graphs), *shape), np.nan)
-    if frames:
-        if objective.kind == "linear":
-            from trussvae.fem import homogenize_many
-
-            P = homogenize_many(frames, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam, errors="nan", n_jobs=n_jobs)
-        else:
-            from trussvae.fem.nonlinear import compression_labels
-
-            stress, ok, _ = compression_labels(frames, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam, n_jobs=n_jobs)
-            P = np.where(np.asarray(ok)[:, None], stress, np.nan)
-        for k, p in zip(idx, P):
+    if idx:
+        for k, p in zip(idx, _fe_props([graphs[k] for k in idx], objective, fe, n_jobs)):
             if np.all(np.isfinite(p)):
                 props[k] = p
                 loss[k] = float(objective.loss(p))
-    return loss, props, len(frames)
+    return loss, props, len(idx)
 
 
 def topology_neighbours(graph: TrussGraph) -> list[TrussGraph]:
@@ -133,9 +118,9 @@ def polish(graph: TrussGraph, objective, fe=None, n_steps: int = 20, fd_step: fl
             if before - res.loss_history[-1] > rel_tol * abs(before):
                 continue
         # the offsets have stalled: try the best single-strut edit
-        if topology_moves:
-            nbrs = topology_neighbours(res.graph)
-            loss, props = evaluate(nbrs) if nbrs else (np.array([np.inf]), None)
+        nbrs = topology_neighbours(res.graph) if topology_moves else []
+        if nbrs:
+            loss, props = evaluate(nbrs)
             k = int(np.argmin(loss))
             if loss[k] < res.loss_history[-1]:
                 accept(nbrs[k], loss[k], props[k])
