@@ -52,6 +52,8 @@ class InverseDesignConfig:
     polish_steps: int = 20
     #: also try single-strut edits in the polish (greedy topology search, see design.polish)
     polish_topology: bool = True
+    #: the topology moves also add a node (a brace of two struts, or a kink through it)
+    polish_nodes: bool = True
     #: worker processes of the FE verification and polish batches (curve targets gain most)
     fe_jobs: int = 1
     seed: int = 0
@@ -213,7 +215,7 @@ def _polish(candidates, objective, cfg, fe):
 
     for k in candidates[: cfg.polish_top]:
         res = polish(k.graph, objective, fe, n_steps=cfg.polish_steps, topology_moves=cfg.polish_topology,
-                     n_jobs=cfg.fe_jobs)
+                     node_moves=cfg.polish_nodes, n_jobs=cfg.fe_jobs)
         log.info("polish %s: %.5g -> %.5g (%d offset steps, %d topology moves, %d FE runs)", objective.name,
                  res.value_history[0], res.value_history[-1], res.n_offset_steps, res.n_topology_moves,
                  res.n_fe_evaluations)

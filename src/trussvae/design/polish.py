@@ -11,7 +11,9 @@ loss, computed by FE, with two kinds of moves that both keep the truss valid:
   improvement below ``rel_tol``), every single-strut
   edit of the octant graph (remove one strut; add one strut between two active nodes) that gives a
   valid truss is evaluated by FE in one batch, and the best one is taken if it improves the loss;
-  offset steps then resume. A greedy local search over the discrete design space.
+  offset steps then resume. A greedy local search over the discrete design space. With
+  ``node_moves=True`` the batch also holds the edits that add a node (a two-strut brace, or a
+  kink of a strut through an inactive node; see :func:`topology_neighbours`).
 
 Linear objectives (:class:`~trussvae.design.targets.Objective`) are evaluated by
 :func:`~trussvae.fem.homogenize_many` (``fe``: :class:`~trussvae.generation.label.LinearFESettings`),
@@ -60,18 +62,37 @@ def _evaluate(graphs, objective, fe, n_jobs: int = 1):
     return loss, props, len(idx)
 
 
-def topology_neighbours(graph: TrussGraph) -> list[TrussGraph]:
-    """Every valid truss one strut edit away from ``graph`` (remove a strut, or add one between
-    two active nodes), with the same node offsets."""
+def topology_neighbours(graph: TrussGraph, node_moves: bool = False, n_near: int = 6) -> list[TrussGraph]:
+    """Every valid truss one edit away from ``graph``, with the same node offsets.
+
+    Single-strut edits (always): remove a strut, or add one between two active nodes.
+    Node edits (``node_moves``; they add a node, which a single strut edit cannot):
+
+    * *brace*: connect an inactive template node to two of its ``n_near`` nearest active nodes;
+    * *kink*: replace a strut (i, j) by (i, k) and (k, j) through one of the 3 inactive nodes
+      nearest the strut's midpoint (the node's offsets then become free for the offset steps).
+    """
     adj0 = graph.adjacency
     offsets = graph.offsets
-    out = []
     active = np.flatnonzero(graph.active)
-    pairs = [(int(i), int(j)) for i, j in graph.edges]
-    pairs += [(int(i), int(j)) for a, i in enumerate(active) for j in active[a + 1:] if not adj0[i, j]]
-    for i, j in pairs:
+    edits = [[(int(i), int(j))] for i, j in graph.edges]
+    edits += [[(int(i), int(j))] for a, i in enumerate(active) for j in active[a + 1:] if not adj0[i, j]]
+    if node_moves and len(active):
+        pos = graph.positions
+        inactive = np.flatnonzero(~graph.active)
+        for k in inactive:
+            near = active[np.argsort(np.linalg.norm(pos[active] - pos[k], axis=1), kind="stable")[:n_near]]
+            edits += [[(int(k), int(a)), (int(k), int(b))] for x, a in enumerate(near) for b in near[x + 1:]]
+        if len(inactive):
+            for i, j in graph.edges:
+                mid = 0.5 * (pos[i] + pos[j])
+                for k in inactive[np.argsort(np.linalg.norm(pos[inactive] - mid, axis=1), kind="stable")[:3]]:
+                    edits.append([(int(i), int(j)), (int(i), int(k)), (int(k), int(j))])
+    out = []
+    for edit in edits:
         adj = adj0.copy()
-        adj[i, j] = adj[j, i] = not adj0[i, j]
+        for i, j in edit:
+            adj[i, j] = adj[j, i] = not adj0[i, j]
         g = TrussGraph.from_offsets(adj, offsets)
         if g.n_struts and g.is_valid():
             out.append(g)
@@ -80,10 +101,12 @@ def topology_neighbours(graph: TrussGraph) -> list[TrussGraph]:
 
 def polish(graph: TrussGraph, objective, fe=None, n_steps: int = 20, fd_step: float | None = None,
            initial_step: float = 0.05, margin: float = 1e-3, topology_moves: bool = True,
-           rel_tol: float = 1e-3, n_jobs: int = 1) -> PolishResult:
+           node_moves: bool = False, rel_tol: float = 1e-3, n_jobs: int = 1) -> PolishResult:
     """Refine ``graph`` for ``objective`` by FE (see the module doc); at most ``n_steps`` accepted
     moves (offset steps + topology moves); the offsets count as stalled (and a strut edit is tried)
-    when a step improves the loss by less than ``rel_tol`` (relative). ``fe``: FE settings with
+    when a step improves the loss by less than ``rel_tol`` (relative). A start that satisfies the
+    objective's constraints stays feasible: infeasible moves are rejected, not just penalised.
+    ``fe``: FE settings with
     ``relative_density``, ``E_s``, ``nu_s``, ``beam`` (default
     :class:`~trussvae.generation.label.LinearFESettings`)."""
     from trussvae.generation.label import LinearFESettings
@@ -96,11 +119,16 @@ def polish(graph: TrussGraph, objective, fe=None, n_steps: int = 20, fd_step: fl
     def evaluate(graphs):
         loss, props, n = _evaluate(graphs, objective, fe, n_jobs)
         res.n_fe_evaluations += n
+        if keep_feasible:  # a feasible start stays feasible (the penalty alone may trade it away)
+            for k in np.flatnonzero(np.isfinite(loss)):
+                if not objective.feasible(props[k]):
+                    loss[k] = np.inf
         return loss, props
 
     loss0, P0, n0 = _evaluate([graph], objective, fe, n_jobs)
     if not np.isfinite(loss0[0]):
         raise ValueError("polish: the starting truss is invalid or its FE analysis failed")
+    keep_feasible = bool(objective.feasible(P0[0]))
     res = PolishResult(graph, P0[0], [float(loss0[0])], [float(objective.value(P0[0]))], n0)
 
     def accept(g, loss, props):
@@ -117,8 +145,8 @@ def polish(graph: TrussGraph, objective, fe=None, n_steps: int = 20, fd_step: fl
             step = used * 1.5
             if before - res.loss_history[-1] > rel_tol * abs(before):
                 continue
-        # the offsets have stalled: try the best single-strut edit
-        nbrs = topology_neighbours(res.graph) if topology_moves else []
+        # the offsets have stalled: try the best topology edit
+        nbrs = topology_neighbours(res.graph, node_moves) if topology_moves else []
         if nbrs:
             loss, props = evaluate(nbrs)
             k = int(np.argmin(loss))
