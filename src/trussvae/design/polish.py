@@ -12,7 +12,7 @@ loss, computed by FE, with two kinds of moves that both keep the truss valid:
   edit of the octant graph (remove one strut; add one strut between two active nodes) that gives a
   valid truss is evaluated by FE in one batch, and the best one is taken if it improves the loss;
   offset steps then resume. A greedy local search over the discrete design space. With
-  ``node_moves=True`` the batch also holds the edits that add a node (a two-strut brace, or a
+  ``node_moves=True`` (default) the batch also holds the edits that add a node (a two-strut brace, or a
   kink of a strut through an inactive node; see :func:`topology_neighbours`).
 
 Linear objectives (:class:`~trussvae.design.targets.Objective`) are evaluated by
@@ -101,9 +101,9 @@ def topology_neighbours(graph: TrussGraph, node_moves: bool = False, n_near: int
 
 def polish(graph: TrussGraph, objective, fe=None, n_steps: int = 20, fd_step: float | None = None,
            initial_step: float = 0.05, margin: float = 1e-3, topology_moves: bool = True,
-           node_moves: bool = False, rel_tol: float = 1e-3, n_jobs: int = 1) -> PolishResult:
+           node_moves: bool = True, rel_tol: float = 1e-3, n_jobs: int = 1) -> PolishResult:
     """Refine ``graph`` for ``objective`` by FE (see the module doc); at most ``n_steps`` accepted
-    moves (offset steps + topology moves); the offsets count as stalled (and a strut edit is tried)
+    moves (offset steps + topology moves); the offsets count as stalled (and a topology edit is tried)
     when a step improves the loss by less than ``rel_tol`` (relative). A start that satisfies the
     objective's constraints stays feasible: infeasible moves are rejected, not just penalised.
     ``fe``: FE settings with
