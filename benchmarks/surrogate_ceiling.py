@@ -21,14 +21,15 @@ import time
 import torch
 
 from trussvae.data.datamodule import TrussDataModule
-from trussvae.data.graphs import _TRIU_I, _TRIU_J, positions_from_offsets
+from trussvae.data.graphs import positions_from_offsets
+from trussvae.design_space import octant
 
 
 def features(adj: torch.Tensor, offsets: torch.Tensor, affine: bool) -> torch.Tensor:
     x = [adj, offsets]
     if affine:
         v = positions_from_offsets(offsets)
-        v = v[:, _TRIU_J] - v[:, _TRIU_I]                               # (B, 351, 3)
+        v = v[:, octant.TRIU_J] - v[:, octant.TRIU_I]                   # (B, 351, 3)
         length = v.norm(dim=-1).clamp_min(1e-9)
         n2 = (v / length[..., None]) ** 2
         q = torch.stack([n2[..., 0] ** 2, n2[..., 1] ** 2, n2[..., 2] ** 2, n2[..., 0] * n2[..., 1],
