@@ -35,7 +35,8 @@ def test_design_space_lattices():
     # three mirror planes -> orthotropic: the 9 components carry the whole tensor
     assert np.allclose(el.stiffness_from_orthotropic(el.orthotropic_components(C)), C,
                        rtol=0, atol=1e-12 * np.abs(C).max())
-    assert np.array_equal(C[:5], homogenize_many(frames[:5]))
+    # n_jobs=2 vs 1: equal to rounding (see tests/fem/test_homogenize.py::test_batch_matches_single_and_threads)
+    np.testing.assert_allclose(C[:5], homogenize_many(frames[:5]), rtol=0, atol=1e-11 * np.abs(C).max())
     assert np.allclose(homogenize(frames[0], beam="euler_bernoulli")[:3, :3], C[0, :3, :3], rtol=0.2)
 
 

@@ -179,7 +179,9 @@ def test_compression_labels_in_parallel_equal_serial():
     s1, ok1, _ = compression_labels(frames, max_strain=0.05)
     s2, ok2, _ = compression_labels(frames, max_strain=0.05, n_jobs=2, chunk_size=1)
     assert ok1.all() and ok2.all()
-    np.testing.assert_array_equal(s1, s2)
+    # same values and order; equal to rounding, not necessarily bit for bit (worker processes may run
+    # BLAS with another thread count, and Newton converges to tol=1e-7 from there)
+    np.testing.assert_allclose(s1, s2, rtol=1e-6)
 
 
 def test_cell_size_does_not_change_stress_or_convergence():
