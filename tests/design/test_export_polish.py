@@ -122,3 +122,38 @@ def test_polish_curve_objective_by_nonlinear_fe():
     assert res.value_history[-1] < res.value_history[0]
     check, ok, _ = compression_labels([res.graph.to_frame(relative_density=0.15)])
     assert ok[0] and nrmse(check[0], np.asarray(obj.target)) == pytest.approx(res.value_history[-1], rel=1e-6)
+
+
+def test_polish_orient_takes_the_best_axis_permutation():
+    g = generate_structures(5, seed=3)[0]
+    E = youngs_moduli(homogenize(g.to_frame(relative_density=0.15)))
+    res = polish(g, named_target("stiff"), n_steps=0, orient=True)  # E22 of the best orientation
+    assert res.value_history[-1] == pytest.approx(E.max(), rel=1e-8)
+    assert res.graph.n_struts == g.n_struts and res.graph.is_valid()
+
+
+def test_polish_pattern_search_on_offsets():
+    g = generate_structures(5, seed=3)[0]
+    obj = named_target("stiff")
+    res = polish(g, obj, n_steps=6, topology_moves=False, offset_search="pattern")
+    assert res.n_offset_steps >= 1 and res.graph.is_valid()
+    np.testing.assert_array_equal(res.graph.adjacency, g.adjacency)
+    assert all(b < a for a, b in zip(res.loss_history, res.loss_history[1:]))
+    C = homogenize(res.graph.to_frame(relative_density=0.15))
+    assert youngs_moduli(C)[1] == pytest.approx(res.value_history[-1], rel=1e-9)
+    # every accepted step moves one offset by a mesh size of the compass, 0.05 / 2^k
+    moves = (res.graph.offsets - g.offsets) / 0.05
+    steps = np.abs(moves[moves != 0])
+    assert len(steps) >= 1 and np.all(np.abs(steps * 2**12 - np.round(steps * 2**12)) < 1e-6)
+
+
+def test_polish_refine_top_and_bad_offset_search():
+    g = generate_structures(20, seed=3)[1]
+    obj = named_target("pentamode")
+    res = polish(g, obj, n_steps=40, refine_top=3)
+    assert res.n_topology_moves >= 1 and res.graph.is_valid()
+    assert res.value_history[-1] > res.value_history[0]
+    C = homogenize(res.graph.to_frame(relative_density=0.15))
+    assert obj.value(C) == pytest.approx(res.value_history[-1], rel=1e-9)
+    with pytest.raises(ValueError, match="offset_search"):
+        polish(g, obj, offset_search="newton")

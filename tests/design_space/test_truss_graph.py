@@ -345,3 +345,28 @@ def test_hash_agrees_with_frame_canonical_key(label, make_a, make_b):
     same_key = frame_key(a) == frame_key(b)
     assert same_hash == same_key
     assert same_hash == (label in ("sc reflected", "sc split", "bcc2 reflected"))
+
+
+# ----------------------------------------------------------------------------- axis permutations
+@pytest.mark.parametrize("perm", list(itertools.permutations(range(3))))
+def test_permute_axes_relabels_the_template_and_turns_the_stiffness(perm):
+    from trussvae.fem import homogenize
+    from trussvae.fem.elasticity import youngs_moduli
+    from trussvae.generation import generate_structures
+
+    g = generate_structures(3, seed=5)[0]
+    h = g.permute_axes(perm)
+    assert h.is_valid()
+    ref = transformed(g, lambda p: np.asarray(p)[:, list(perm)])
+    np.testing.assert_array_equal(h.adjacency, ref.adjacency)
+    np.testing.assert_allclose(h.positions, ref.positions)
+    E = youngs_moduli(homogenize(g.to_frame()))
+    np.testing.assert_allclose(youngs_moduli(homogenize(h.to_frame())), E[list(perm)], rtol=1e-8)
+    inverse = tuple(int(a) for a in np.argsort(perm))
+    assert h.permute_axes(inverse).canonical_hash() == g.canonical_hash()
+
+
+@pytest.mark.parametrize("perm", [(0, 1), (0, 0, 1), (1, 2, 3)])
+def test_permute_axes_rejects_a_non_permutation(perm):
+    with pytest.raises(TrussGraphError, match="permutation"):
+        elementary("bcc").permute_axes(perm)

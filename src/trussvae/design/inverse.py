@@ -54,6 +54,12 @@ class InverseDesignConfig:
     polish_topology: bool = True
     #: the topology moves also add a node (a brace of two struts, or a kink through it)
     polish_nodes: bool = True
+    #: offset search of the polish: auto (gradient for linear, pattern for curve targets) | gradient | pattern
+    polish_offsets: str = "auto"
+    #: refine the offsets of the k best topology edits before choosing one (1: the best raw edit)
+    polish_refine_top: int = 1
+    #: the polish first tries the 5 axis permutations of each candidate
+    polish_orient: bool = False
     #: worker processes of the FE verification and polish batches (curve targets gain most)
     fe_jobs: int = 1
     seed: int = 0
@@ -215,7 +221,8 @@ def _polish(candidates, objective, cfg, fe):
 
     for k in candidates[: cfg.polish_top]:
         res = polish(k.graph, objective, fe, n_steps=cfg.polish_steps, topology_moves=cfg.polish_topology,
-                     node_moves=cfg.polish_nodes, n_jobs=cfg.fe_jobs)
+                     node_moves=cfg.polish_nodes, n_jobs=cfg.fe_jobs, offset_search=cfg.polish_offsets,
+                     refine_top=cfg.polish_refine_top, orient=cfg.polish_orient)
         log.info("polish %s: %.5g -> %.5g (%d offset steps, %d topology moves, %d FE runs)", objective.name,
                  res.value_history[0], res.value_history[-1], res.n_offset_steps, res.n_topology_moves,
                  res.n_fe_evaluations)

@@ -3,17 +3,26 @@
 The latent optimisation proposes a topology and offsets; the polish then descends the objective's
 loss, computed by FE, with two kinds of moves that both keep the truss valid:
 
-* **offset steps**: gradient descent over the free offsets of the active nodes (at most 27
-  values), the gradient by central finite differences of the FE response (one batch of
-  2 x n_dof FE runs per step) and a backtracking line search that only accepts valid,
-  improving steps. Offsets stay in ``(-0.5 + margin, 0.5 - margin)``.
+* **offset steps** over the free offsets of the active nodes (at most 27 values), which only accept
+  valid, improving steps; offsets stay in ``(-0.5 + margin, 0.5 - margin)``. Two searches
+  (``offset_search``): gradient descent, the gradient by central finite differences of the FE
+  response (one batch of 2 x n_dof FE runs per step) with a backtracking line search (the default
+  for linear objectives, whose response is smooth); or a compass (pattern) search that polls
+  +-h along every offset and halves h when no probe improves (the default for curve objectives:
+  a buckling load makes the curve loss kinked, where finite-difference gradients mislead; on the
+  stiffer-curve target it took a polished design from NRMSE 0.076 to 0.061 where the gradient
+  had stalled).
 * **topology moves** (``topology_moves=True``): when the offset steps stall (relative
   improvement below ``rel_tol``), every single-strut
   edit of the octant graph (remove one strut; add one strut between two active nodes) that gives a
   valid truss is evaluated by FE in one batch, and the best one is taken if it improves the loss;
   offset steps then resume. A greedy local search over the discrete design space. With
   ``node_moves=True`` (default) the batch also holds the edits that add a node (a two-strut brace, or a
-  kink of a strut through an inactive node; see :func:`topology_neighbours`).
+  kink of a strut through an inactive node; see :func:`topology_neighbours`). With
+  ``refine_top=k`` the k best edits are each refined by the offset search before one is chosen
+  (an edit often pays off only after its offsets adapt).
+* **orientation** (``orient=True``): the start's 5 axis permutations are tried first; the
+  targets are directional (E22, nu21, compression along e3) and a design may be best turned.
 
 Linear objectives (:class:`~trussvae.design.targets.Objective`) are evaluated by
 :func:`~trussvae.fem.homogenize_many` (``fe``: :class:`~trussvae.generation.label.LinearFESettings`),
@@ -25,6 +34,7 @@ path-following solver converges to ``tol=1e-7``.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,19 +111,32 @@ def topology_neighbours(graph: TrussGraph, node_moves: bool = False, n_near: int
 
 def polish(graph: TrussGraph, objective, fe=None, n_steps: int = 20, fd_step: float | None = None,
            initial_step: float = 0.05, margin: float = 1e-3, topology_moves: bool = True,
-           node_moves: bool = True, rel_tol: float = 1e-3, n_jobs: int = 1) -> PolishResult:
+           node_moves: bool = True, rel_tol: float = 1e-3, n_jobs: int = 1, offset_search: str = "auto",
+           refine_top: int = 1, orient: bool = False) -> PolishResult:
     """Refine ``graph`` for ``objective`` by FE (see the module doc); at most ``n_steps`` accepted
     moves (offset steps + topology moves); the offsets count as stalled (and a topology edit is tried)
     when a step improves the loss by less than ``rel_tol`` (relative). A start that satisfies the
     objective's constraints stays feasible: infeasible moves are rejected, not just penalised.
-    ``fe``: FE settings with
-    ``relative_density``, ``E_s``, ``nu_s``, ``beam`` (default
+
+    ``offset_search``: ``"gradient"`` (FD gradient + line search), ``"pattern"`` (compass search:
+    probe +-h along every free offset, take the best improving probe, halve h from
+    ``initial_step`` down to ``fd_step`` when none improves; robust where the response has kinks,
+    as buckling makes the curve loss) or ``"auto"`` (gradient for linear, pattern for curve
+    objectives). ``refine_top``: a topology edit is judged after refining the offsets of the
+    ``refine_top`` best edits (by the loss at unchanged offsets) with the offset search; 1 keeps
+    the best raw edit only. ``orient``: first try the 5 axis permutations of the start
+    (:meth:`~trussvae.design_space.TrussGraph.permute_axes`) and keep the best orientation.
+    ``fe``: FE settings with ``relative_density``, ``E_s``, ``nu_s``, ``beam`` (default
     :class:`~trussvae.generation.label.LinearFESettings`)."""
     from trussvae.generation.label import LinearFESettings
 
     fe = fe or LinearFESettings()
     if fd_step is None:
         fd_step = 1e-3 if objective.kind == "linear" else 5e-3
+    if offset_search == "auto":
+        offset_search = "gradient" if objective.kind == "linear" else "pattern"
+    if offset_search not in ("gradient", "pattern"):
+        raise ValueError(f"polish: offset_search must be auto, gradient or pattern, got {offset_search!r}")
     bound = 0.5 - margin
 
     def evaluate(graphs):
@@ -136,28 +159,97 @@ def polish(graph: TrussGraph, objective, fe=None, n_steps: int = 20, fd_step: fl
         res.loss_history.append(float(loss))
         res.value_history.append(float(objective.value(props)))
 
-    step = initial_step
-    while res.n_offset_steps + res.n_topology_moves < n_steps:
-        before = res.loss_history[-1]
-        used = _offset_step(res, evaluate, accept, fd_step, bound, step)
-        if used:
-            res.n_offset_steps += 1
-            step = used * 1.5
-            if before - res.loss_history[-1] > rel_tol * abs(before):
+    if orient:
+        turned = [graph.permute_axes(p) for p in itertools.permutations(range(3))][1:]
+        loss, props = evaluate(turned)
+        k = int(np.argmin(loss))
+        if loss[k] < res.loss_history[-1]:
+            accept(turned[k], loss[k], props[k])
+
+    def budget():
+        return n_steps - res.n_offset_steps - res.n_topology_moves
+
+    def refine(sub: PolishResult, take, limit: int, step: float):
+        """Offset search on ``sub.graph`` (``take`` records an accepted step) until it stalls or
+        ``limit`` steps are accepted; returns (steps taken, next step size, why it stopped:
+        ``"budget"``, ``"slow"`` (a step improved by less than ``rel_tol``) or ``"stuck"``)."""
+        taken = 0
+        while taken < limit:
+            before = sub.loss_history[-1]
+            if offset_search == "pattern":
+                if step < fd_step:  # the compass mesh is converged
+                    return taken, step, "stuck"
+                if not _pattern_poll(sub, evaluate, take, bound, step):
+                    step *= 0.5
+                    continue
+                taken += 1
+                if before - sub.loss_history[-1] <= rel_tol * abs(before):
+                    step *= 0.5
                 continue
-        # the offsets have stalled: try the best topology edit
+            used = _offset_step(sub, evaluate, take, fd_step, bound, step)
+            if not used:
+                return taken, step, "stuck"
+            taken += 1
+            step = used * 1.5
+            if before - sub.loss_history[-1] <= rel_tol * abs(before):
+                return taken, step, "slow"
+        return taken, step, "budget"
+
+    def recorder(sub: PolishResult):
+        def take(g, loss, props):
+            sub.graph, sub.props = g, props
+            sub.loss_history.append(float(loss))
+        return take
+
+    step = initial_step
+    while budget() > 0:
+        taken, step, why = refine(res, accept, budget(), step)
+        res.n_offset_steps += taken
+        if why == "budget":
+            break
+        # the offsets have stalled: try the best topology edit(s), even if that was the last step
         nbrs = topology_neighbours(res.graph, node_moves) if topology_moves else []
         if nbrs:
             loss, props = evaluate(nbrs)
-            k = int(np.argmin(loss))
-            if loss[k] < res.loss_history[-1]:
-                accept(nbrs[k], loss[k], props[k])
+            best, best_taken = None, 0
+            for k in np.argsort(loss, kind="stable")[:max(1, int(refine_top))]:
+                if not np.isfinite(loss[k]):
+                    break
+                sub = PolishResult(nbrs[k], props[k], [float(loss[k])])
+                sub_taken = refine(sub, recorder(sub), max(budget() - 1, 0), initial_step)[0] if refine_top > 1 else 0
+                if best is None or sub.loss_history[-1] < best.loss_history[-1]:
+                    best, best_taken = sub, sub_taken
+            if best is not None and best.loss_history[-1] < res.loss_history[-1]:
+                accept(best.graph, best.loss_history[-1], best.props)
                 res.n_topology_moves += 1
+                res.n_offset_steps += best_taken
                 step = initial_step
                 continue
-        if not used:
+        if why == "stuck":
             break
     return res
+
+
+def _pattern_poll(res: PolishResult, evaluate, accept, bound: float, step: float) -> bool:
+    """One compass poll: probe +-``step`` along every free offset of ``res.graph``, accept the best
+    probe if it improves the loss; returns whether it did."""
+    graph = res.graph
+    dofs = np.flatnonzero(graph.active[octant.DOF_INDEX[:, 0]])
+    if len(dofs) == 0:
+        return False
+    x = graph.offsets
+    probes = []
+    for d in dofs:
+        for s in (+1, -1):
+            y = x.copy()
+            y[d] = np.clip(y[d] + s * step, -bound, bound)
+            probes.append(TrussGraph.from_offsets(graph.adjacency, y))
+    loss, props = evaluate(probes)
+    k = int(np.argmin(loss))
+    if loss[k] < res.loss_history[-1]:
+        accept(probes[k], loss[k], props[k])
+        return True
+    return False
 
 
 def _offset_step(res: PolishResult, evaluate, accept, fd_step: float, bound: float, step: float) -> float:

@@ -143,6 +143,24 @@ class TrussGraph:
     def is_valid(self, rules: ValidityRules = DEFAULT_RULES) -> bool:
         return not check(self.edges, self.positions, rules, first_only=True)
 
+    def permute_axes(self, perm) -> TrussGraph:
+        """The same lattice with its axes permuted: new axis ``a`` is old axis ``perm[a]``.
+
+        The octant template is invariant under axis permutations, so the result is again a design-space
+        truss (nodes are relabelled). Use it to turn a design's best direction onto a load axis:
+        ``g.permute_axes((2, 0, 1))`` puts the old e3 response on e1."""
+        perm = tuple(int(a) for a in perm)
+        if sorted(perm) != [0, 1, 2]:
+            raise TrussGraphError(f"permute_axes: {perm} is not a permutation of (0, 1, 2)")
+        tpl = octant.TEMPLATE_POSITIONS
+        # node i of the old template sits where node m[i] of the template sits after the permutation
+        m = np.array([int(np.flatnonzero((tpl == tpl[i, list(perm)]).all(1))[0]) for i in range(octant.N_NODES)])
+        adj = np.zeros_like(self.adjacency)
+        adj[np.ix_(m, m)] = self.adjacency
+        pos = np.empty_like(self.positions)
+        pos[m] = self.positions[:, list(perm)]
+        return TrussGraph(adj, pos)
+
     # ------------------------------------------------------------------ conversions
     def to_frame(self, relative_density: float | None = 0.15, radius: float | None = None):
         """The full periodic unit cell as a :class:`~trussvae.fem.PeriodicFrame`.
