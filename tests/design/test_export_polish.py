@@ -111,14 +111,15 @@ def test_polish_topology_moves_beat_offsets_alone():
     assert obj.value(C) == pytest.approx(both.value_history[-1], rel=1e-9)
 
 
-def test_polish_curve_objective_by_nonlinear_fe():
+@pytest.mark.parametrize("search", ["auto", "gradient"])  # auto: the compass search for curves
+def test_polish_curve_objective_by_nonlinear_fe(search):
     from trussvae.fem.nonlinear import compression_labels
 
-    g = generate_structures(10, seed=3)[3]  # 4 free offsets: a cheap nonlinear FD gradient
+    g = generate_structures(10, seed=3)[3]  # 4 free offsets: cheap nonlinear probes
     stress, ok, _ = compression_labels([g.to_frame(relative_density=0.15)])
     assert ok[0]
     obj = CurveObjective("curve", tuple(1.1 * stress[0]))
-    res = polish(g, obj, n_steps=2, topology_moves=False)
+    res = polish(g, obj, n_steps=2, topology_moves=False, offset_search=search)
     assert res.value_history[-1] < res.value_history[0]
     check, ok, _ = compression_labels([res.graph.to_frame(relative_density=0.15)])
     assert ok[0] and nrmse(check[0], np.asarray(obj.target)) == pytest.approx(res.value_history[-1], rel=1e-6)
