@@ -14,6 +14,7 @@ import torch
 from trussvae.design.inverse import InverseDesignConfig, orthotropic_to_voigt, run_inverse_design
 from trussvae.design.latent import evaluate_path, interpolate, sample_neighbourhood, sample_prior, slerp, traverse_axis
 from trussvae.design.targets import named_target, objective_from_spec, quantity
+from trussvae.design_space import TrussGraph
 from trussvae.fem import homogenize
 from trussvae.fem.elasticity import stiffness_from_orthotropic
 from trussvae.generation import generate_structures
@@ -134,3 +135,34 @@ def test_design_run_writes_contract_outputs(model, train_set, tmp_path, monkeypa
     values = [c["fe_value"] for c in saved["candidates"]]
     assert values == sorted(values, reverse=True)
     assert res["n_candidates"] == len(saved["candidates"])
+
+
+def test_polish_and_evolve_candidates_carry_their_own_prediction(model, train_set, tmp_path, monkeypatch):
+    from trussvae.design import run as run_mod
+    from trussvae.design.inverse import _predict_props
+
+    adj, off, C, graphs = train_set
+    hashes = np.array([g.canonical_hash() for g in graphs])
+    monkeypatch.setattr(run_mod, "load_training_set", lambda *a, **k: (adj, off, C, hashes))
+    monkeypatch.setattr(TrussVAE, "load_from_checkpoint", classmethod(lambda cls, *a, **k: model))
+    obj = named_target("stiff")
+    cfg = InverseDesignConfig(n_starts=5, n_steps=4, eval_every=2, polish_top=2, polish_steps=3,
+                              evolve_generations=3, evolve_population=10, evolve_offspring=6)
+    run_mod.design_run("unused.ckpt", "unused", obj, tmp_path, cfg, n_stl=1, tessellation=(1, 1, 1), progress=False)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    evo = saved["evolution"]
+    assert evo["generations"] == 3 and evo["fe_evaluations"] <= 3 * 6
+    assert evo["best_value"] >= evo["seed_best_value"] and saved["best_fe_value"] >= evo["best_value"] - 1e-12
+    origins = {c["origin"] for c in saved["candidates"]}
+    assert origins <= {"latent", "evolve"} and "latent" in origins
+    assert any(c["polished_from"] is not None for c in saved["candidates"])
+    assert "evolution (FE only)" in (tmp_path / "report.md").read_text()
+    for c in saved["candidates"]:
+        record = json.loads(open(c["json"]).read())
+        g = TrussGraph.from_dict(record["truss_graph"])
+        a, o = g.to_vae_input("offsets")
+        with torch.no_grad():
+            p = _predict_props(model, obj, torch.tensor(a[None]), torch.tensor(o[None])).numpy()[0]
+        assert c["predicted_value"] == pytest.approx(float(obj.value(p)), rel=1e-5)  # at the final truss
+        if c["origin"] == "evolve":
+            assert c["start"] == -1 and c["polished_from"] is None

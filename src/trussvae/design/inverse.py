@@ -10,7 +10,11 @@ The paper's method (Fig. 2b, "Gradient-based optimization"):
 3. keep the path; decode every ``eval_every`` steps and collect the distinct trusses;
 4. homogenize every collected truss by FE (repaired first if it is invalid) and rank by the FE
    objective, not the predictor's; optionally polish the best by FE gradients
-   (:mod:`trussvae.design.polish`).
+   (:mod:`trussvae.design.polish`) and evolve a population seeded by all verified candidates
+   by FE (:mod:`trussvae.design.evolve`).
+
+Each candidate's ``predicted_value`` is the predictor's value at its final truss (after the
+polish or the evolution, not at the decoded start).
 """
 
 from __future__ import annotations
@@ -62,6 +66,12 @@ class InverseDesignConfig:
     polish_orient: bool = False
     #: worker processes of the FE verification and polish batches (curve targets gain most)
     fe_jobs: int = 1
+    #: generations of the FE-driven evolutionary search after the polish (0 = off; see design.evolve)
+    evolve_generations: int = 0
+    evolve_population: int = 60
+    evolve_offspring: int = 48
+    #: seconds; the evolution stops after the first generation that ends past it (None: no limit)
+    evolve_time_limit: float | None = None
     seed: int = 0
 
 
@@ -79,6 +89,8 @@ class Candidate:
     step: int
     repaired: bool
     polished_from: float | None = None
+    #: "latent" (decoded from the latent optimisation, maybe polished) or "evolve" (found by the evolution)
+    origin: str = "latent"
 
 
 @dataclass
@@ -91,6 +103,8 @@ class DesignResult:
     predicted_path: np.ndarray  # (n_steps + 1, n_starts) predicted objective value
     fe_path: list = field(default_factory=list)  # (step, start, fe_value) of verified decodes
     predicted_props: np.ndarray | None = None  # (n_steps + 1, n_starts, ...) predicted properties
+    #: the evolution's record (generations, FE runs, best value per generation) or None when off
+    evolution: dict | None = None
 
 
 def _predict_props(model, objective, adj, offsets):
@@ -174,9 +188,24 @@ def run_inverse_design(model, objective, adjacency: np.ndarray, offsets: np.ndar
         p.requires_grad_(True)
     candidates, fe_path = _verify(model, objective, list(found.values()), cfg, fe)
     if cfg.polish_top > 0:
-        candidates = _polish(candidates, objective, cfg, fe)
+        candidates = _polish(model, candidates, objective, cfg, fe)
+    evolution = None
+    if cfg.evolve_generations > 0:
+        candidates, evolution = _evolve(model, candidates, objective, cfg, fe)
     return DesignResult(objective, candidates, best_train, values, starts, np.array(path), fe_path,
-                        np.array(path_props))
+                        np.array(path_props), evolution)
+
+
+def _predicted_values(model, objective, graphs) -> np.ndarray:
+    """The predictor's objective value at each truss of ``graphs``."""
+    if not graphs:
+        return np.zeros(0)
+    arrays = [g.to_vae_input("offsets") for g in graphs]
+    with torch.no_grad():
+        props = _predict_props(model, objective,
+                               torch.as_tensor(np.array([a for a, _ in arrays])).to(model.device),
+                               torch.as_tensor(np.array([o for _, o in arrays])).to(model.device)).cpu().numpy()
+    return np.array([float(objective.value(p)) for p in props])
 
 
 def _verify(model, objective, found, cfg, fe):
@@ -201,22 +230,19 @@ def _verify(model, objective, found, cfg, fe):
     if not graphs:
         raise RuntimeError("no decoded candidate is a valid truss (even after repair); train the model longer")
     P = _fe_props(graphs, objective, fe, cfg.fe_jobs)
-    arrays = [g.to_vae_input("offsets") for g in graphs]
-    with torch.no_grad():
-        Pp = _predict_props(model, objective, torch.as_tensor(np.array([a for a, _ in arrays])).to(model.device),
-                            torch.as_tensor(np.array([o for _, o in arrays])).to(model.device)).cpu().numpy()
+    predicted = _predicted_values(model, objective, graphs)
     out, fe_path = [], []
-    for g, p, pp, (s, step, fixed) in zip(graphs, P, Pp, meta):
+    for g, p, pv, (s, step, fixed) in zip(graphs, P, predicted, meta):
         if not np.all(np.isfinite(p)):
             continue
         v = float(objective.value(p))
         fe_path.append((step, s, v))
-        out.append(Candidate(g, p, v, float(objective.value(pp)), bool(objective.feasible(p)), s, step, fixed))
+        out.append(Candidate(g, p, v, float(pv), bool(objective.feasible(p)), s, step, fixed))
     out.sort(key=lambda k: (not k.feasible, float(objective.loss(k.fe_props))))
     return out, fe_path
 
 
-def _polish(candidates, objective, cfg, fe):
+def _polish(model, candidates, objective, cfg, fe):
     from trussvae.design.polish import polish
 
     for k in candidates[: cfg.polish_top]:
@@ -231,6 +257,30 @@ def _polish(candidates, objective, cfg, fe):
             k.graph, k.fe_props = res.graph, res.props
             k.fe_value = float(objective.value(res.props))
             k.feasible = bool(objective.feasible(res.props))
+            k.predicted_value = float(_predicted_values(model, objective, [k.graph])[0])
     candidates.sort(key=lambda k: (not k.feasible, float(objective.loss(k.fe_props))))
     return candidates
+
+
+def _evolve(model, candidates, objective, cfg, fe):
+    """The evolution seeded by every verified candidate; its final population's new designs join
+    the candidates (``origin="evolve"``, ``start = step = -1``)."""
+    from trussvae.design.evolve import _key, evolve
+
+    res = evolve([k.graph for k in candidates], objective, fe, generations=cfg.evolve_generations,
+                 population=cfg.evolve_population, offspring=cfg.evolve_offspring, seed=cfg.seed,
+                 n_jobs=cfg.fe_jobs, time_limit=cfg.evolve_time_limit,
+                 seed_props=np.array([k.fe_props for k in candidates]))
+    known = {_key(k.graph) for k in candidates}
+    new = [(g, p, bool(f)) for g, p, f in zip(res.graphs, res.props, res.feasible) if _key(g) not in known]
+    predicted = _predicted_values(model, objective, [g for g, _, _ in new])
+    for (g, p, f), pv in zip(new, predicted):
+        candidates.append(Candidate(g, p, float(objective.value(p)), float(pv), f, -1, -1, False, origin="evolve"))
+    candidates.sort(key=lambda k: (not k.feasible, float(objective.loss(k.fe_props))))
+    record = {"generations": res.n_generations, "fe_evaluations": res.n_fe_evaluations,
+              "seed_best_value": res.best_value_history[0], "best_value": res.best_value_history[-1],
+              "best_value_history": res.best_value_history, "new_candidates": len(new)}
+    log.info("evolve %s: %.5g -> %.5g (%d generations, %d FE runs, %d new designs)", objective.name,
+             record["seed_best_value"], record["best_value"], res.n_generations, res.n_fe_evaluations, len(new))
+    return candidates, record
 

@@ -59,10 +59,11 @@ def _property_space(result: DesignResult, train_props: np.ndarray, path: Path) -
     with np.errstate(all="ignore"):
         ax.scatter(quantity(qx, train_props), quantity(qy, train_props), s=2, color="0.7", label="training data")
         pp = result.predicted_props
-        if pp is not None and len(result.candidates):
-            s = result.candidates[0].start
+        latent = [k for k in result.candidates if k.start >= 0]  # evolved designs have no latent path
+        if pp is not None and latent:
+            s = latent[0].start
             ax.plot(quantity(qx, pp[:, s]), quantity(qy, pp[:, s]), color="C0", lw=1.5,
-                    label="optimisation path of the best (predicted)")
+                    label="optimisation path of the best latent candidate (predicted)")
         fe = np.array([k.fe_props for k in result.candidates])
         if len(fe):
             ax.scatter(quantity(qx, fe), quantity(qy, fe), s=12, color="C3", label="FE-verified candidates")
@@ -113,16 +114,21 @@ def write_report(results: dict, out: Path) -> Path:
         lines.append(f"- improvement over the training data: **{100 * results['improvement_over_training']:+.1f}%**")
     for k, v in (results.get("bound_fractions") or {}).items():
         lines.append(f"- {k}: {v:.3f}")
+    evo = results.get("evolution")
+    if evo:
+        lines.append(f"- evolution (FE only): best {evo['seed_best_value']:.5g} -> **{evo['best_value']:.5g}** in "
+                     f"{evo['generations']} generations, {evo['fe_evaluations']} FE runs, "
+                     f"{evo['new_candidates']} new designs")
     lines += ["", f"{results['n_candidates']} distinct valid candidates were FE-verified; the best 10:", "",
-              "| rank | FE value | predicted | novel | repaired | polished from | files |",
-              "|---|---|---|---|---|---|---|"]
+              "| rank | FE value | predicted | origin | novel | repaired | polished from | files |",
+              "|---|---|---|---|---|---|---|---|"]
     for c in results["candidates"][:10]:
         files = f"[json]({Path(c['json']).relative_to(out)})"
         if "stl" in c:
             files += f", [stl]({Path(c['stl']).relative_to(out)})"
         pol = f"{c['polished_from']:.5g}" if c.get("polished_from") is not None else ""
-        lines.append(f"| {c['rank']} | {c['fe_value']:.5g} | {c['predicted_value']:.5g} | {c['novel']} | "
-                     f"{c['repaired']} | {pol} | {files} |")
+        lines.append(f"| {c['rank']} | {c['fe_value']:.5g} | {c['predicted_value']:.5g} | {c.get('origin', 'latent')} "
+                     f"| {c['novel']} | {c['repaired']} | {pol} | {files} |")
     lines += ["", "## Figures", "", "![optimisation path](optimisation_path.png)", ""]
     if (out / "property_space.png").is_file():
         lines += ["![property space](property_space.png)", ""]

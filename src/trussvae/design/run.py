@@ -2,7 +2,8 @@
 
 Outputs in ``out_dir``:
 
-``results.json``                 target, best_training_value, candidates ranked by FE value
+``results.json``                 target, best_training_value, candidates ranked by FE value (each
+                                 with its ``origin``: latent or evolve), the evolution's record
 ``candidates/cand_XXX.json``     truss graph + periodic frame + FE results of each candidate
 ``candidates/cand_XXX.stl``      printable block of the best ``n_stl`` candidates
 ``optimisation_path.png``        predicted and FE-verified objective along the optimisation
@@ -96,8 +97,8 @@ def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellat
                           "properties": effective_properties(k.fe_props, fe.relative_density, fe.E_s, fe.nu_s)}
         record = {"rank": rank, "fe_value": k.fe_value, "predicted_value": k.predicted_value,
                   "feasible": k.feasible, "repaired": k.repaired, "start": int(k.start), "step": int(k.step),
-                  "polished_from": k.polished_from, "novel": k.graph.canonical_hash() not in train_hashes,
-                  "fe": fe_results}
+                  "polished_from": k.polished_from, "origin": k.origin,
+                  "novel": k.graph.canonical_hash() not in train_hashes, "fe": fe_results}
         stem.with_suffix(".json").write_text(json.dumps(
             {**record, "truss_graph": k.graph.to_dict(), "frame": frame.to_dict()}, indent=1))
         entry = {**record, "json": str(stem.with_suffix(".json"))}
@@ -116,6 +117,8 @@ def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellat
     summary = {"target": obj.name, "sense": obj.sense, "best_training_value": best_train,
                "best_fe_value": best["fe_value"] if best else None, "improvement_over_training": improvement,
                "n_candidates": len(rows), "candidates": rows}
+    if result.evolution is not None:
+        summary["evolution"] = result.evolution
     if isinstance(obj, CurveObjective):
         summary["strain"] = list(STRAIN_POINTS)
         summary["target_curve"] = list(obj.target)
