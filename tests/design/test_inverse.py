@@ -114,13 +114,20 @@ def test_latent_exploration_paths(model, train_set):
         interpolate(model, graphs[0], graphs[1], method="cubic")
 
 
-def test_design_run_writes_contract_outputs(model, train_set, tmp_path, monkeypatch):
-    from trussvae.design import run as run_mod
+@pytest.fixture
+def run_mod(model, train_set, monkeypatch):
+    """trussvae.design.run with the small model and training set in place of checkpoint and data set."""
+    from trussvae.design import run
 
     adj, off, C, graphs = train_set
     hashes = np.array([g.canonical_hash() for g in graphs])
-    monkeypatch.setattr(run_mod, "load_training_set", lambda *a, **k: (adj, off, C, hashes))
+    monkeypatch.setattr(run, "load_training_set", lambda *a, **k: (adj, off, C, hashes))
     monkeypatch.setattr(TrussVAE, "load_from_checkpoint", classmethod(lambda cls, *a, **k: model))
+    return run
+
+
+def test_design_run_writes_contract_outputs(run_mod, train_set, tmp_path):
+    C = train_set[2]
     obj = named_target("stiff")
     res = run_mod.design_run("unused.ckpt", "unused", obj, tmp_path, InverseDesignConfig(n_starts=5, n_steps=4,
                              eval_every=2, polish_top=1, polish_steps=2), n_stl=1, tessellation=(1, 1, 1),
@@ -137,14 +144,9 @@ def test_design_run_writes_contract_outputs(model, train_set, tmp_path, monkeypa
     assert res["n_candidates"] == len(saved["candidates"])
 
 
-def test_polish_and_evolve_candidates_carry_their_own_prediction(model, train_set, tmp_path, monkeypatch):
-    from trussvae.design import run as run_mod
+def test_polish_and_evolve_candidates_carry_their_own_prediction(model, run_mod, tmp_path):
     from trussvae.design.inverse import _predict_props
 
-    adj, off, C, graphs = train_set
-    hashes = np.array([g.canonical_hash() for g in graphs])
-    monkeypatch.setattr(run_mod, "load_training_set", lambda *a, **k: (adj, off, C, hashes))
-    monkeypatch.setattr(TrussVAE, "load_from_checkpoint", classmethod(lambda cls, *a, **k: model))
     obj = named_target("stiff")
     cfg = InverseDesignConfig(n_starts=5, n_steps=4, eval_every=2, polish_top=2, polish_steps=3,
                               evolve_generations=3, evolve_population=10, evolve_offspring=6)

@@ -208,6 +208,11 @@ def _predicted_values(model, objective, graphs) -> np.ndarray:
     return np.array([float(objective.value(p)) for p in props])
 
 
+def _rank(candidates, objective) -> None:
+    """Sort in place: feasible first, then by the FE loss."""
+    candidates.sort(key=lambda k: (not k.feasible, float(objective.loss(k.fe_props))))
+
+
 def _verify(model, objective, found, cfg, fe):
     from trussvae.models.repair import repair
 
@@ -238,7 +243,7 @@ def _verify(model, objective, found, cfg, fe):
         v = float(objective.value(p))
         fe_path.append((step, s, v))
         out.append(Candidate(g, p, v, float(pv), bool(objective.feasible(p)), s, step, fixed))
-    out.sort(key=lambda k: (not k.feasible, float(objective.loss(k.fe_props))))
+    _rank(out, objective)
     return out, fe_path
 
 
@@ -258,7 +263,7 @@ def _polish(model, candidates, objective, cfg, fe):
             k.fe_value = float(objective.value(res.props))
             k.feasible = bool(objective.feasible(res.props))
             k.predicted_value = float(_predicted_values(model, objective, [k.graph])[0])
-    candidates.sort(key=lambda k: (not k.feasible, float(objective.loss(k.fe_props))))
+    _rank(candidates, objective)
     return candidates
 
 
@@ -276,7 +281,7 @@ def _evolve(model, candidates, objective, cfg, fe):
     predicted = _predicted_values(model, objective, [g for g, _, _ in new])
     for (g, p, f), pv in zip(new, predicted):
         candidates.append(Candidate(g, p, float(objective.value(p)), float(pv), f, -1, -1, False, origin="evolve"))
-    candidates.sort(key=lambda k: (not k.feasible, float(objective.loss(k.fe_props))))
+    _rank(candidates, objective)
     record = {"generations": res.n_generations, "fe_evaluations": res.n_fe_evaluations,
               "seed_best_value": res.best_value_history[0], "best_value": res.best_value_history[-1],
               "best_value_history": res.best_value_history, "new_candidates": len(new)}
