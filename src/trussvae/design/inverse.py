@@ -146,9 +146,9 @@ def run_inverse_design(model, objective, adjacency: np.ndarray, offsets: np.ndar
     from trussvae.generation.label import LinearFESettings
 
     wanted = "linear" if objective.kind == "linear" else "nonlinear"
-    if getattr(model.hparams, "target", "linear") != wanted:
+    if model.target != wanted:
         raise ValueError(f"target {objective.name!r} needs a model trained with data.target={wanted}; "
-                         f"this checkpoint predicts {model.hparams.target!r} properties")
+                         f"this checkpoint predicts {model.target!r} properties")
     fe = fe or LinearFESettings()
     torch.manual_seed(cfg.seed)
     model.eval()

@@ -111,6 +111,11 @@ class TrussVAE(pl.LightningModule):
 
     # ------------------------------------------------------------------ the model
     @property
+    def target(self) -> str:
+        """What the predictor predicts: ``"linear"`` (9 orthotropic stiffness components) or ``"nonlinear"``."""
+        return getattr(self.hparams, "target", "linear")
+
+    @property
     def latent_dim(self) -> int:
         return self.layout.d
 
