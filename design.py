@@ -61,7 +61,7 @@ def main(cfg: DictConfig) -> None:
     from trussvae.design.inverse import InverseDesignConfig
     from trussvae.design.run import design_run, find_latest_run, load_training_set
     from trussvae.design.targets import objective_from_spec
-    from trussvae.generation.label import LinearFESettings
+    from trussvae.fem.settings import LinearFESettings
 
     c = OmegaConf.to_container(cfg, resolve=True)
     run_dir = Path(c["train_run"]) if c["train_run"] else (None if c["ckpt_path"] else find_latest_run())

@@ -24,7 +24,7 @@ log = logging.getLogger("homogenize")
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="homogenize")
 def main(cfg: DictConfig) -> None:
-    from trussvae.generation.label import LinearFESettings, NonlinearFESettings
+    from trussvae.fem.settings import LinearFESettings, NonlinearFESettings
     from trussvae.pipeline import build_labelled_dataset, compress_lattice_file, homogenize_lattice_file
 
     c = OmegaConf.to_container(cfg, resolve=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trussvae.generation.label import LinearFESettings
+from trussvae.fem.settings import LinearFESettings
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,10 @@ import pytest
 from trussvae.design_space import TrussGraph
 from trussvae.fem import homogenize
 from trussvae.fem.elasticity import orthotropic_components
+from trussvae.fem.settings import LinearFESettings
 from trussvae.generation import build_dataset
 from trussvae.generation.generator import graph_to_arrays
-from trussvae.generation.label import LinearFESettings, label_dataset
+from trussvae.generation.label import label_dataset
 from trussvae.io import LatticeStore, StoreError
 
 
@@ -73,7 +74,7 @@ def test_missing_labels_say_how_to_finish(store):
 
 def test_nonlinear_labels_of_a_subset(tmp_path):
     from trussvae.fem.nonlinear import uniaxial_compression
-    from trussvae.generation.label import NonlinearFESettings
+    from trussvae.fem.settings import NonlinearFESettings
 
     store = build_dataset(tmp_path / "ds", 8, seed=4, chunk_size=4, scheduler="sync", progress=False)
     fe = NonlinearFESettings(max_strain=0.05, time_limit=30.0)

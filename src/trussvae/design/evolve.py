@@ -73,7 +73,7 @@ def evolve(seeds, objective, fe=None, generations: int = 100, population: int = 
         If a size is not positive, or no seed is a valid truss with a finite FE response.
     """
     from trussvae.design.polish import _evaluate, topology_neighbours
-    from trussvae.generation.label import LinearFESettings
+    from trussvae.fem.settings import LinearFESettings
 
     for name, v in (("population", population), ("offspring", offspring), ("max_per_topology", max_per_topology)):
         if int(v) < 1:

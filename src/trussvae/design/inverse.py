@@ -143,7 +143,7 @@ def run_inverse_design(model, objective, adjacency: np.ndarray, offsets: np.ndar
     objectives). Returns the FE-ranked candidates (best first) and the paths."""
     from tqdm.auto import tqdm
 
-    from trussvae.generation.label import LinearFESettings
+    from trussvae.fem.settings import LinearFESettings
 
     wanted = "linear" if objective.kind == "linear" else "nonlinear"
     if model.target != wanted:

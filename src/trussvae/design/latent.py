@@ -103,7 +103,7 @@ def interpolate(model, start: TrussGraph, end: TrussGraph, n: int = 9, method: s
 def evaluate_path(path: LatentPath, fe=None, repair: bool = True) -> LatentPath:
     """FE stiffness of every decoded truss (repaired first if invalid and ``repair``); NaN otherwise."""
     from trussvae.fem import homogenize_many
-    from trussvae.generation.label import LinearFESettings
+    from trussvae.fem.settings import LinearFESettings
     from trussvae.models.repair import repair as repair_graph
 
     fe = fe or LinearFESettings()

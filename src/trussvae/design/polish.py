@@ -128,7 +128,7 @@ def polish(graph: TrussGraph, objective, fe=None, n_steps: int = 20, fd_step: fl
     (:meth:`~trussvae.design_space.TrussGraph.permute_axes`) and keep the best orientation.
     ``fe``: FE settings with ``relative_density``, ``E_s``, ``nu_s``, ``beam`` (default
     :class:`~trussvae.generation.label.LinearFESettings`)."""
-    from trussvae.generation.label import LinearFESettings
+    from trussvae.fem.settings import LinearFESettings
 
     fe = fe or LinearFESettings()
     if fd_step is None:

@@ -59,7 +59,7 @@ def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: 
                split_fractions=(0.8, 0.1, 0.1), n_stl: int = 3, tessellation=(2, 2, 2),
                progress: bool = True) -> dict:
     """Run inverse design with a trained checkpoint and write every output (see module doc)."""
-    from trussvae.generation.label import LinearFESettings
+    from trussvae.fem.settings import LinearFESettings
     from trussvae.models import TrussVAE
 
     fe = fe or LinearFESettings()

@@ -41,6 +41,8 @@ __all__ = [
 DEFAULT_E_S = 1.0
 DEFAULT_NU_S = 0.3
 DEFAULT_RELATIVE_DENSITY = 0.15
+DEFAULT_BEAM = "timoshenko"  # Cowper-Timoshenko circular struts
+
 #: tensor index pairs of the Voigt components
 VOIGT_ORDER = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 #: the nine stiffness components used by the paper for orthotropic lattices, in order

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 
 import numpy as np
 
+from trussvae.fem.settings import LINEAR, NONLINEAR, LinearFESettings, NonlinearFESettings
 from trussvae.io.store import LatticeStore, StoreError
 from trussvae.parallel import run_tasks
 
@@ -39,46 +40,8 @@ log = logging.getLogger(__name__)
 __all__ = ["LinearFESettings", "NonlinearFESettings", "label_dataset", "label_chunk_linear",
            "label_chunk_nonlinear"]
 
-LINEAR_LABELS = "linear"
-NONLINEAR_LABELS = "nonlinear"
-
-
-@dataclass(frozen=True)
-class _FESettings:
-    """Base material, beam model and relative density shared by both label kinds."""
-
-    relative_density: float = 0.15
-    E_s: float = 1.0
-    nu_s: float = 0.3
-    beam: str = "timoshenko"
-
-    def __post_init__(self):
-        if not 0 < self.relative_density < 1:
-            raise ValueError(f"relative_density must be in (0, 1), got {self.relative_density}")
-        if self.beam not in ("timoshenko", "euler_bernoulli"):
-            raise ValueError(f"beam must be 'timoshenko' or 'euler_bernoulli', got {self.beam!r}")
-
-
-@dataclass(frozen=True)
-class LinearFESettings(_FESettings):
-    """FE settings of the linear labels (defaults: the paper's)."""
-
-
-@dataclass(frozen=True)
-class NonlinearFESettings(_FESettings):
-    """FE settings of the nonlinear labels: uniaxial compression along e3 (paper, Fig. 6)."""
-
-    max_strain: float = 0.25
-    confined: bool = False
-    imperfection: float = 1e-3
-    seed: int = 0
-    #: seconds per structure before it is recorded as failed
-    time_limit: float = 60.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not 0 < self.max_strain < 1:
-            raise ValueError(f"max_strain must be in (0, 1), got {self.max_strain}")
+LINEAR_LABELS = LINEAR
+NONLINEAR_LABELS = NONLINEAR
 
 
 def _chunk_frames(root: str, chunk_id: int, relative_density: float):
