@@ -35,12 +35,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg as sla
 
 from trussvae.fem.beam import beam_flag
 from trussvae.fem.corotational import element_properties, reference_triads
 from trussvae.fem.linear import MechanismError, mechanism_reason
-from trussvae.fem.nonlinear_cell import apply_update, assemble
+from trussvae.fem.nonlinear_cell import COLLAPSED, NON_FINITE, OK, SINGULAR, apply_update, evaluate, newton, tangent
 
 __all__ = ["CompressionResult", "uniaxial_compression", "compression_labels", "LABEL_STRAINS"]
 
@@ -171,8 +170,7 @@ class _Cell:
         for k in range(1, N):
             scale[6 * k - 3:6 * k] = self.l_ref
         self.Ds = scale[self.free]
-        self.DD = np.outer(self.Ds, self.Ds)
-        self.ixf = np.ix_(self.free, self.free)
+        self.geo = (self.chain, self.Dvec, self.E0, self.props, self.l0)
         self.X_buf = np.zeros((S, max(6 * (n_sub - 1), 1), 22))
         # state
         self.w = np.zeros((M, 3))
@@ -189,19 +187,11 @@ class _Cell:
         n = self.n_full
         K, r, gF, out = np.zeros((n, n)), np.zeros(n), np.zeros(9), np.zeros(3)
         X = np.zeros_like(self.X_buf)
-        assemble(self.chain, self.Dvec, self.E0, self.props, self.l0, self.w, self.R, self.F, self.n_sub,
-                 self.shallow, K, r, gF, X, out)
+        evaluate(self.geo, self.n_sub, self.shallow, self.w, self.R, self.F, K, r, gF, X, out)
         return _Eval(out[0], r, K, gF, X, int(round(out[1])), out[2])
 
     def step(self, dfull, X, alpha=1.0):
         apply_update(self.chain, self.n_sub, self.N, self.w, self.R, self.F, dfull, X, 1.0, alpha)
-
-    def interior_norm(self, X):
-        """Scaled Euclidean norm of the interior Newton correction ``X_r`` (translations / l_ref)."""
-        if self.n_sub < 2:
-            return 0.0
-        xr = X[:, :, 21].reshape(X.shape[0], self.n_sub - 1, 6)
-        return float(np.sqrt(np.sum(xr[:, :, :3] ** 2) / self.l_ref**2 + np.sum(xr[:, :, 3:] ** 2)))
 
     def positions(self):
         """(M, 3) current Cartesian positions of all nodes (cell nodes first)."""
@@ -219,132 +209,45 @@ class _Eval:
     quad: float
 
 
-def _tr_subproblem(Ks, gs, radius, rng):
-    """Trust-region step (eigen-decomposition; Ks indefinite or Newton step too long)."""
-    lam, V = np.linalg.eigh(Ks)
-    gv = V.T @ gs
-    lo = max(0.0, -lam[0]) * (1 + 1e-12) + 1e-15 * max(1.0, abs(lam[-1]))
-
-    def pnorm(mu):
-        return np.linalg.norm(gv / (lam + mu))
-
-    if pnorm(lo) <= radius:
-        if lam[0] >= 0:
-            return -V @ (gv / (lam + lo))
-        # hard case: add the negative-curvature direction to reach the boundary
-        mu = -lam[0]
-        coef = np.where(np.abs(lam + mu) > 1e-14 * abs(lam[-1]), -gv / (lam + mu + 1e-300), 0.0)
-        coef[0] = 0.0
-        tau = np.sqrt(max(radius**2 - coef @ coef, 0.0))
-        sign = np.sign(gv[0]) if abs(gv[0]) > 0 else (1.0 if rng.random() < 0.5 else -1.0)
-        coef[0] = -sign * tau
-        return V @ coef
-    hi = lo + 1.0
-    while pnorm(hi) > radius:
-        hi = lo + 2 * (hi - lo)
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if pnorm(mid) > radius:
-            lo = mid
-        else:
-            hi = mid
-    return -V @ (gv / (lam + hi))
+_MESSAGES = {NON_FINITE: "non-finite residual or tangent", SINGULAR: "singular tangent",
+             COLLAPSED: "trust region collapsed"}
 
 
 class _Solver:
+    """Trust-region Newton solver of one cell; the iteration runs in :func:`nonlinear_cell.newton`.
+
+    The evaluation at the current state lives in preallocated buffers ``K, r, gF, X, out``."""
+
     def __init__(self, cell, tol, max_iter, rng):
-        self.c, self.tol, self.max_iter, self.rng = cell, tol, max_iter, rng
+        self.c, self.tol, self.max_iter = cell, float(tol), int(max_iter)
+        self.rand = rng.random(256)  # the (rare) hard-case sign draws, in order
+        self.rpos = np.zeros(1, np.int64)
         self.iterations = 0
+        n = cell.n_full
+        self.K, self.r, self.gF, self.out = np.zeros((n, n)), np.zeros(n), np.zeros(9), np.zeros(3)
+        self.X = np.zeros_like(cell.X_buf)
 
-    def _parts(self, ev):
-        c = self.c
-        fr = c.free
-        Kf = ev.K[c.ixf] * c.DD
-        gf = ev.r[fr] * c.Ds
-        return Kf, gf
-
-    def _full(self, z):
-        d = np.zeros(self.c.n_full)
-        d[self.c.free] = z * self.c.Ds
-        return d
+    @property
+    def W(self):
+        return float(self.out[0])
 
     def solve(self, minimise=True, radius=0.05):
-        """Equilibrium at the current F33. Returns (ok, ev, unstable_seen, pd, message)."""
+        """Equilibrium at the current F33. Returns (ok, unstable_seen, pd, message)."""
         c = self.c
-        ev = c.evaluate()
-        unstable = False
-        gtol = self.tol * c.w_ref
-        for _ in range(self.max_iter):
-            self.iterations += 1
-            Kf, gf = self._parts(ev)
-            gnorm = np.abs(gf).max()
-            try:
-                chol = sla.cho_factor(Kf, check_finite=False)
-                pd = True
-            except np.linalg.LinAlgError:
-                chol, pd = None, False
-            if not np.isfinite(gnorm) or not np.all(np.isfinite(Kf)):
-                return False, ev, unstable, False, "non-finite residual or tangent"
-            pd = pd and ev.neg == 0  # an indefinite interior block makes the full Hessian indefinite
-            if gnorm <= gtol and (pd or not minimise):
-                return True, ev, unstable, pd, ""
-            if not pd:
-                unstable = True
-            if chol is not None:  # positive definite (condensed) model: Newton step, cut to the radius
-                z = -sla.cho_solve(chol, gf, check_finite=False)
-            elif not minimise:
-                try:
-                    z = -np.linalg.solve(Kf, gf)
-                except np.linalg.LinAlgError:
-                    return False, ev, unstable, False, "singular tangent"
-            else:
-                z = _tr_subproblem(Kf, gf, radius, self.rng)
-            zn = np.linalg.norm(z)
-            if zn > radius and chol is not None:
-                z *= radius / zn
-                zn = radius
-            if not minimise:
-                if zn > 0.2:
-                    z *= 0.2 / zn
-                c.step(self._full(z), ev.X)
-                ev = c.evaluate()
-                continue
-            # the interior residual correction is part of the step: shortened to the radius too
-            alpha = min(1.0, radius / max(c.interior_norm(ev.X), 1e-300))
-            pred = -(gf @ z + 0.5 * z @ Kf @ z) + (alpha - 0.5 * alpha * alpha) * ev.quad
-            saved = c.state()
-            c.step(self._full(z), ev.X, alpha)
-            ev_t = c.evaluate()
-            actual = ev.W - ev_t.W
-            small = abs(pred) < 1e-13 * (abs(ev.W) + 1e-3 * c.w_ref)
-            rho = actual / pred if pred > 0 else (1.0 if small else -1.0)
-            if small or rho > 0.01:
-                ev = ev_t
-                if rho > 0.75 and zn >= 0.99 * radius:
-                    radius = min(2.0 * radius, 1.0)
-            else:
-                c.set_state(saved)
-            if rho < 0.25 and not small:
-                radius = 0.25 * zn
-                if radius < 1e-12:
-                    return False, ev, unstable, False, "trust region collapsed"
-        return False, ev, unstable, False, f"no convergence in {self.max_iter} iterations"
+        code, its, unstable, pd = newton(c.geo, c.n_sub, c.shallow, c.N, c.free, c.Ds, c.l_ref, c.w_ref, c.w, c.R,
+                                         c.F, self.K, self.r, self.gF, self.X, self.out, minimise, float(radius),
+                                         self.tol, self.max_iter, self.rand, self.rpos)
+        self.iterations += its
+        if code == OK:
+            return True, unstable, pd, ""
+        return False, unstable, False, _MESSAGES.get(code, f"no convergence in {self.max_iter} iterations")
 
-    def tangent(self, ev):
-        """(dz/dF33 predictor in full numbering, dP33/dF33) at a converged state, or (None, nan)."""
+    def tangent(self):
+        """(dstate/dF33 predictor in full numbering, dP33/dF33) at a converged state, or (None, nan)."""
         c = self.c
-        fr = c.free
-        Kff = ev.K[np.ix_(fr, fr)]
-        kf3 = ev.K[fr, c.i33]
-        try:
-            chol = sla.cho_factor(Kff, check_finite=False)
-        except np.linalg.LinAlgError:
-            return None, float("nan")
-        v = -sla.cho_solve(chol, kf3, check_finite=False)
         d = np.zeros(c.n_full)
-        d[fr] = v
-        d[c.i33] = 1.0
-        return d, float((ev.K[c.i33, c.i33] + kf3 @ v) / c.V0)
+        ok, mod = tangent(self.K, c.free, c.i33, c.V0, d)
+        return (d if ok else None), float(mod)
 
 
 def uniaxial_compression(frame, max_strain: float = 0.25, E_s: float = 1.0, nu_s: float = 0.3,
@@ -395,10 +298,11 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
     cell = _Cell(frame, int(n_sub), float(imperfection), seed, float(E_s), float(nu_s), beam, shallow,
                  confined)
     solver = _Solver(cell, tol, max_iter, np.random.default_rng(seed))
-    ok, ev, _, _, msg = solver.solve()
+    ok, _, _, msg = solver.solve()
     if not ok:  # an imperfect cell is stress free, so this only fails for broken input
         raise MechanismError(f"reference state not in equilibrium: {msg}")
-    pred, e0 = solver.tangent(ev)
+    pred, e0 = solver.tangent()
+    X_conv = solver.X.copy()  # interior back-substitution data of the last converged state
     if pred is None:
         raise MechanismError("cell tangent stiffness not positive definite at zero strain")
     targets = np.unique(np.concatenate([LABEL_STRAINS[LABEL_STRAINS < max_strain], [max_strain]]))
@@ -409,11 +313,11 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
     radius = 0.05
     curv = None
 
-    def record(e, ev):
+    def record(e):
         path_e.append(e)
-        path_s.append(-ev.gF[8] / cell.V0)
+        path_s.append(-solver.gF[8] / cell.V0)
         path_F.append(cell.F.copy())
-        path_W.append(ev.W)
+        path_W.append(solver.W)
 
     while eps < max_strain - 1e-12:
         if n_inc >= max_increments:
@@ -430,10 +334,10 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
             d = h * pred
             if curv is not None:  # second-order predictor (change of the tangent over the last increment)
                 d += (0.5 * h * h) * curv
-            cell.step(-d, ev.X)  # F33 decreases by h
+            cell.step(-d, X_conv)  # F33 decreases by h
         cell.F[2, 2] = 1.0 - (eps + h)
         it0 = solver.iterations
-        ok, ev_new, unstable, pd, msg = solver.solve(radius=radius)
+        ok, unstable, pd, msg = solver.solve(radius=radius)
         if not ok:
             cell.set_state(saved)
             dstep = h / 4
@@ -442,13 +346,12 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
                 break
             continue
         if unstable and bifurcation_tol and h > bifurcation_tol * (eps + h):
-            ecr = _locate(cell, solver, saved, eps, eps + h, bifurcation_tol, ev)
-            instab.append(ecr)
-        ev = ev_new
+            instab.append(_locate(cell, solver, saved, eps, eps + h, bifurcation_tol))
         eps += h
-        record(eps, ev)
+        record(eps)
+        X_conv[...] = solver.X
         pred_old = pred
-        pred, _ = solver.tangent(ev)
+        pred, _ = solver.tangent()
         curv = None if (unstable or pred is None or pred_old is None) else (pred - pred_old) / h
         used = solver.iterations - it0
         # the step size is not reduced when an increment was shortened to land on a target strain
@@ -475,20 +378,25 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
                              iterations=solver.iterations, seconds=time.perf_counter() - t0)
 
 
-def _locate(cell, solver, saved, lo, hi, rtol, ev_hi):
-    """Bisection (plain Newton, no escape) for the strain where the cell Hessian loses definiteness."""
+def _locate(cell, solver, saved, lo, hi, rtol):
+    """Bisection (plain Newton, no escape) for the strain where the cell Hessian loses definiteness.
+
+    The state and the solver's evaluation buffers are restored (those of the converged end ``hi``)."""
     stable_state = saved
     end_state = cell.state()
+    buffers = [b.copy() for b in (solver.K, solver.r, solver.gF, solver.X, solver.out)]
     while hi - lo > rtol * hi:
         mid = 0.5 * (lo + hi)
         cell.set_state(stable_state)
         cell.F[2, 2] = 1.0 - mid
-        ok, _, _, pd, _ = solver.solve(minimise=False)
+        ok, _, pd, _ = solver.solve(minimise=False)
         if ok and pd:
             lo, stable_state = mid, cell.state()
         else:
             hi = mid
     cell.set_state(end_state)
+    for dst, src in zip((solver.K, solver.r, solver.gF, solver.X, solver.out), buffers):
+        dst[...] = src
     return 0.5 * (lo + hi)
 
 

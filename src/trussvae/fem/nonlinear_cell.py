@@ -277,3 +277,246 @@ def apply_update(chain, n_sub, n_cell, w, R, F, dfull, X, scale, alpha=1.0):
             for c in range(3):
                 w[node, c] += inc[c]
             R[node] = rotation_matrix(inc[3], inc[4], inc[5]) @ R[node]
+
+
+# ---------------------------------------------------------------------------------------------
+# Solver kernels: the trust-region Newton iteration of one load increment runs entirely in numba
+# (no Python / scipy call per iteration). The load stepping stays in :mod:`trussvae.fem.nonlinear`.
+# ---------------------------------------------------------------------------------------------
+
+#: return codes of :func:`newton`
+OK, NON_FINITE, SINGULAR, COLLAPSED, NO_CONVERGENCE = 0, 1, 2, 3, 4
+
+
+@nb.njit(cache=True)
+def evaluate(geo, n_sub, shallow, w, R, F, K, r, gF, X, out):
+    """Zero the buffers and :func:`assemble` at the state ``(w, R, F)``; ``geo = (chain, Dvec, E0,
+    props, l0)``. Returns the energy."""
+    chain, Dvec, E0, props, l0 = geo
+    K[:, :] = 0.0
+    r[:] = 0.0
+    gF[:] = 0.0
+    X[:, :, :] = 0.0
+    return assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, out)
+
+
+@nb.njit(cache=True)
+def _cholesky(A):
+    """(L, True) with ``A = L L^T`` (LAPACK), or (A, False) if A is not positive definite."""
+    try:
+        return np.linalg.cholesky(A), True
+    except Exception:  # noqa: BLE001 - numba raises LinAlgError for a non positive definite matrix
+        return A, False
+
+
+@nb.njit(cache=True)
+def _cho_solve(L, b, x):
+    """``x = (L L^T)^-1 b`` by forward / backward substitution (row-wise access of L)."""
+    n = b.shape[0]
+    for i in range(n):
+        s = b[i]
+        for k in range(i):
+            s -= L[i, k] * x[k]
+        x[i] = s / L[i, i]
+    for i in range(n - 1, -1, -1):
+        x[i] /= L[i, i]
+        xi = x[i]
+        for k in range(i):
+            x[k] -= L[i, k] * xi
+
+
+@nb.njit(cache=True)
+def _pnorm(gv, lam, mu):
+    s = 0.0
+    for i in range(gv.shape[0]):
+        v = gv[i] / (lam[i] + mu)
+        s += v * v
+    return np.sqrt(s)
+
+
+@nb.njit(cache=True)
+def _tr_subproblem(Ks, gs, radius, rand, rpos):
+    """Trust-region step by eigen-decomposition (``Ks`` indefinite): the minimiser of the quadratic
+    model in the ball of ``radius`` (hard case: along the lowest eigenvector, its sign from the gradient,
+    or from the pre-drawn uniform numbers ``rand[rpos[0]]`` when the gradient has no component)."""
+    lam, V = np.linalg.eigh(Ks)
+    gv = V.T @ gs
+    n = gs.shape[0]
+    lo = max(0.0, -lam[0]) * (1 + 1e-12) + 1e-15 * max(1.0, abs(lam[n - 1]))
+    if _pnorm(gv, lam, lo) <= radius:
+        if lam[0] >= 0:
+            return -(V @ (gv / (lam + lo)))
+        mu = -lam[0]
+        coef = np.zeros(n)
+        for i in range(1, n):
+            if abs(lam[i] + mu) > 1e-14 * abs(lam[n - 1]):
+                coef[i] = -gv[i] / (lam[i] + mu + 1e-300)
+        tau = np.sqrt(max(radius * radius - coef @ coef, 0.0))
+        if abs(gv[0]) > 0:
+            sign = 1.0 if gv[0] > 0 else -1.0
+        else:
+            u = rand[rpos[0] % rand.shape[0]]
+            rpos[0] += 1
+            sign = 1.0 if u < 0.5 else -1.0
+        coef[0] = -sign * tau
+        return V @ coef
+    hi = lo + 1.0
+    while _pnorm(gv, lam, hi) > radius:
+        hi = lo + 2 * (hi - lo)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if _pnorm(gv, lam, mid) > radius:
+            lo = mid
+        else:
+            hi = mid
+    return -(V @ (gv / (lam + hi)))
+
+
+@nb.njit(cache=True)
+def _interior_norm(X, n_sub, l_ref):
+    """Scaled Euclidean norm of the interior Newton correction ``X_r`` (translations / l_ref)."""
+    if n_sub < 2:
+        return 0.0
+    s = 0.0
+    for e in range(X.shape[0]):
+        for k in range(n_sub - 1):
+            for c in range(6):
+                v = X[e, 6 * k + c, 21]
+                s += v * v / (l_ref * l_ref) if c < 3 else v * v
+    return np.sqrt(s)
+
+
+@nb.njit(cache=True)
+def _free_system(K, r, free, Ds, Kf, gf):
+    nf = free.shape[0]
+    for i in range(nf):
+        fi = free[i]
+        gf[i] = r[fi] * Ds[i]
+        for j in range(nf):
+            Kf[i, j] = K[fi, free[j]] * (Ds[i] * Ds[j])
+
+
+@nb.njit(cache=True)
+def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, gF, X, out, minimise, radius,
+           tol, max_iter, rand, rpos):
+    """Equilibrium at the current ``F33``: trust-region Newton in scaled variables (``Ds``).
+
+    The state ``(w, R, F)`` is updated in place; on return ``K, r, gF, X, out`` hold the evaluation at
+    the final state. Cholesky Newton step when the condensed Hessian is positive definite (cut to the
+    trust radius), eigen-decomposition trust-region step when it is indefinite; ``minimise=False``:
+    plain Newton (bisection of instabilities). Converged: ``max|scaled residual| <= tol * w_ref`` and
+    (when minimising) a positive definite Hessian with positive definite interior blocks.
+
+    Returns ``(code, iterations, unstable_seen, positive_definite)``, code one of ``OK``,
+    ``NON_FINITE``, ``SINGULAR``, ``COLLAPSED``, ``NO_CONVERGENCE``.
+    """
+    n = K.shape[0]
+    nf = free.shape[0]
+    Kf = np.empty((nf, nf))
+    gf = np.empty(nf)
+    z = np.empty(nf)
+    dfull = np.zeros(n)
+    Kt, rt, gFt, Xt, outt = np.empty_like(K), np.empty_like(r), np.empty_like(gF), np.empty_like(X), np.empty(3)
+    ws, Rs, Fs = np.empty_like(w), np.empty_like(R), np.empty_like(F)
+    evaluate(geo, n_sub, shallow, w, R, F, K, r, gF, X, out)
+    unstable = False
+    gtol = tol * w_ref
+    for it in range(max_iter):
+        _free_system(K, r, free, Ds, Kf, gf)
+        gnorm = 0.0
+        finite = True
+        for i in range(nf):
+            gnorm = max(gnorm, abs(gf[i]))
+            if not np.isfinite(gf[i]):
+                finite = False
+            for j in range(nf):
+                if not np.isfinite(Kf[i, j]):
+                    finite = False
+        if not finite:
+            return NON_FINITE, it + 1, unstable, False
+        L, chol = _cholesky(Kf)
+        pd = chol and out[1] == 0  # an indefinite interior block makes the full Hessian indefinite
+        if gnorm <= gtol and (pd or not minimise):
+            return OK, it + 1, unstable, pd
+        if not pd:
+            unstable = True
+        if chol:  # positive definite (condensed) model: Newton step, cut to the radius
+            _cho_solve(L, gf, z)
+            z *= -1.0
+        elif not minimise:
+            try:
+                z[:] = -np.linalg.solve(Kf, gf)
+            except Exception:  # noqa: BLE001 - singular matrix
+                return SINGULAR, it + 1, unstable, False
+        else:
+            z[:] = _tr_subproblem(Kf, gf, radius, rand, rpos)
+        zn = np.sqrt(z @ z)
+        if zn > radius and chol:
+            z *= radius / zn
+            zn = radius
+        if not minimise:
+            if zn > 0.2:
+                z *= 0.2 / zn
+            for i in range(nf):
+                dfull[free[i]] = z[i] * Ds[i]
+            apply_update(geo[0], n_sub, n_cell, w, R, F, dfull, X, 1.0, 1.0)
+            evaluate(geo, n_sub, shallow, w, R, F, K, r, gF, X, out)
+            continue
+        # the interior residual correction is part of the step: shortened to the radius too
+        alpha = min(1.0, radius / max(_interior_norm(X, n_sub, l_ref), 1e-300))
+        pred = -(gf @ z + 0.5 * (z @ (Kf @ z))) + (alpha - 0.5 * alpha * alpha) * out[2]
+        ws[:] = w
+        Rs[:] = R
+        Fs[:] = F
+        for i in range(nf):
+            dfull[free[i]] = z[i] * Ds[i]
+        apply_update(geo[0], n_sub, n_cell, w, R, F, dfull, X, 1.0, alpha)
+        Wt = evaluate(geo, n_sub, shallow, w, R, F, Kt, rt, gFt, Xt, outt)
+        actual = out[0] - Wt
+        small = abs(pred) < 1e-13 * (abs(out[0]) + 1e-3 * w_ref)
+        if pred > 0:
+            rho = actual / pred
+        else:
+            rho = 1.0 if small else -1.0
+        if small or rho > 0.01:  # accept
+            K[:, :] = Kt
+            r[:] = rt
+            gF[:] = gFt
+            X[:, :, :] = Xt
+            out[:] = outt
+            if rho > 0.75 and zn >= 0.99 * radius:
+                radius = min(2.0 * radius, 1.0)
+        else:
+            w[:] = ws
+            R[:] = Rs
+            F[:] = Fs
+        if rho < 0.25 and not small:
+            radius = 0.25 * zn
+            if radius < 1e-12:
+                return COLLAPSED, it + 1, unstable, False
+    return NO_CONVERGENCE, max_iter, unstable, False
+
+
+@nb.njit(cache=True)
+def tangent(K, free, i33, V0, d):
+    """Predictor ``d = dstate/dF33`` (full numbering, ``d[i33] = 1``) and ``dP33/dF33`` at a converged
+    state; ``(False, nan)`` if the free block is not positive definite."""
+    nf = free.shape[0]
+    Kff = np.empty((nf, nf))
+    kf3 = np.empty(nf)
+    for i in range(nf):
+        kf3[i] = K[free[i], i33]
+        for j in range(nf):
+            Kff[i, j] = K[free[i], free[j]]
+    L, ok = _cholesky(Kff)
+    if not ok:
+        return False, np.nan
+    v = np.empty(nf)
+    _cho_solve(L, kf3, v)
+    d[:] = 0.0
+    s = K[i33, i33]
+    for i in range(nf):
+        d[free[i]] = -v[i]
+        s -= kf3[i] * v[i]
+    d[i33] = 1.0
+    return True, s / V0
