@@ -106,7 +106,7 @@ def _compare(frames, rev, kw):
     n = len(frames)
     s_ref, s_new = np.full((n, 13), np.nan), np.full((n, 13), np.nan)
     t_ref, t_new, ok_ref, ok_new = np.zeros(n), np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
-    it_ref, it_new, unstable = np.zeros(n), np.zeros(n), np.zeros(n, bool)
+    it_ref, it_new = np.zeros(n), np.zeros(n)
     for k, fr in enumerate(frames):  # interleaved: the same load for both
         c = time.process_time()
         a = ref.uniaxial_compression(fr, **opts)
@@ -131,6 +131,36 @@ def _compare(frames, rev, kw):
         print(f"    #{k}: max rel diff {np.nanmax(cmp['rel'][k]):.3g} at strain index "
               f"{int(np.nanargmax(cmp['rel'][k]))}; ref {np.round(s_ref[k], 5)}; new {np.round(s_new[k], 5)}")
     return s_ref, s_new, cmp
+
+
+def _unit_cost(f, repeat):
+    f()
+    best = np.inf
+    for _ in range(repeat):
+        c = time.process_time()
+        f()
+        best = min(best, time.process_time() - c)
+    return best
+
+
+def time_split(frames, results, cpu):
+    """Total seconds in assembly, Cholesky (Newton + tangent), eigen-decompositions and the rest, estimated
+    as the counts of :attr:`CompressionResult.work` times the unit costs measured on each cell."""
+    from trussvae.fem.nonlinear import _Cell
+    from trussvae.fem.nonlinear_cell import _cholesky
+
+    tot = {"assembly": 0.0, "cholesky": 0.0, "eigh": 0.0}
+    for fr, res in zip(frames, results):
+        cell = _Cell(fr, 2, 1e-3, 0, 1.0, 0.3, "timoshenko", True, False)
+        ev = cell.evaluate()
+        Kf = np.ascontiguousarray(ev.K[np.ix_(cell.free, cell.free)] * np.outer(cell.Ds, cell.Ds))
+        w = res.work
+        tot["assembly"] += w["assemblies"] * _unit_cost(cell.evaluate, 5)
+        tot["cholesky"] += (w["cholesky"] + w["tangents"]) * _unit_cost(lambda A=Kf: _cholesky(A), 5)
+        if w["eigh"]:
+            tot["eigh"] += w["eigh"] * _unit_cost(lambda A=Kf: np.linalg.eigh(A), 2)
+    tot["rest"] = float(np.sum(cpu)) - sum(tot.values())
+    return tot
 
 
 def main():
@@ -164,11 +194,20 @@ def main():
     for k in np.flatnonzero(~ok)[:10]:
         print(f"  #{k}: {reasons[k]}")
     if args.stats:
-        res = [uniaxial_compression(fr, **({"bifurcation_tol": None, "tol": 1e-7} | kw)) for fr in frames]
-        secs = np.array([r.seconds for r in res])
-        print(f"per structure: mean {secs.mean() * 1e3:.1f} ms, median {np.median(secs) * 1e3:.1f} ms, "
+        opts = {"bifurcation_tol": None, "tol": 1e-7} | kw
+        cpu, res = [], []
+        for fr in frames:
+            c = time.process_time()
+            res.append(uniaxial_compression(fr, **opts))
+            cpu.append(time.process_time() - c)
+        secs = np.array(cpu)
+        print(f"per structure (CPU): mean {secs.mean() * 1e3:.1f} ms, median {np.median(secs) * 1e3:.1f} ms, "
               f"max {secs.max() * 1e3:.0f} ms; increments mean {np.mean([r.increments for r in res]):.1f}, "
               f"Newton iterations mean {np.mean([r.iterations for r in res]):.1f}")
+        parts = time_split(frames, res, secs)
+        total = secs.sum()
+        print("time split (counts x unit cost per structure): " + ", ".join(
+            f"{k} {100 * v / total:.0f} % ({1e3 * v / len(frames):.1f} ms)" for k, v in parts.items()))
 
 
 if __name__ == "__main__":

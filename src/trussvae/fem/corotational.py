@@ -228,10 +228,12 @@ def _bend_coeffs(c, y2, y3, fx, fxx):
 
 
 @nb.njit(cache=True)
-def _congruence(J, A, out):
-    """``out = J^T A J`` for small dense matrices (zero entries skipped); J (m, n), A (m, m), out (n, n)."""
+def _congruence(J, A, out, work):
+    """``out = J^T A J`` for small dense matrices (zero entries skipped); J (m, n), A (m, m), out (n, n);
+    ``work`` (>= m, >= n) scratch."""
     m, n = J.shape
-    tmp = np.zeros((m, n))
+    tmp = work[:m, :n]
+    tmp[:, :] = 0.0
     for i in range(m):
         for j in range(m):
             a = A[i, j]
@@ -248,22 +250,24 @@ def _congruence(J, A, out):
 
 
 @nb.njit(cache=True)
-def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W, fx, fxx):
-    """Kernel of :func:`element_energy` with caller-provided work arrays.
+def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W, fx, fxx, wk, wm):
+    """Kernel of :func:`element_energy` with caller-provided work arrays (no allocation per call).
 
     Basic dot products ``mb``: ``0 l``, ``1-3 r.t_a^k``, ``4-6 r.t_b^k``,
     ``7 S = (t_a^3.t_b^2 - t_a^2.t_b^3)/2``, ``8 C = (t_a^2.t_b^2 + t_a^3.t_b^3)/2``; local
     deformations ``m``: ``0 l``, ``1 th_za``, ``2 th_ya``, ``3 th_zb``, ``4 th_yb``,
     ``5 tau = atan2(S, C)``. Work arrays: V (6, 3), Gb (9, 9), Jm (6, 9), Hbb (9, 9), d2W (6, 6),
-    fx (2, 3), fxx (2, 3, 3).
+    fx (2, 3), fxx (2, 3, 3), wk (>= 39,), wm (9, 9).
     """
     for k in range(3):
         for p in range(3):
             V[k, p] = ta[p, k]
             V[3 + k, p] = tb[p, k]
     l = np.sqrt(_dot(d, d))
-    r = d / l
-    mb = np.empty(9)
+    r = wk[0:3]
+    for p in range(3):
+        r[p] = d[p] / l
+    mb = wk[3:12]
     Gb[:, :] = 0.0
     mb[0] = l
     for p in range(3):
@@ -281,7 +285,7 @@ def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W
     _pair_grad_add(0.5, a2, b2, Gb[8])
     _pair_grad_add(0.5, a3, b3, Gb[8])
     # local deformations and their Jacobian w.r.t. the basic measures
-    m = np.empty(6)
+    m = wk[12:18]
     Jm[:, :] = 0.0
     m[0] = l
     Jm[0, 0] = 1.0
@@ -305,7 +309,8 @@ def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W
     # local energy W(m)
     za, ya, zb, yb, tau = m[1], m[2], m[3], m[4], m[5]
     e = l - l0
-    b = np.zeros(6)
+    b = wk[18:24]
+    b[:] = 0.0
     b[0] = 1.0
     c = l0 / 30.0
     if shallow:
@@ -316,7 +321,7 @@ def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W
     N = ea * e
     W = 0.5 * N * e + 0.5 * kaa * (za * za + zb * zb + ya * ya + yb * yb) + kab * (za * zb + ya * yb)
     W += 0.5 * GJ * tau * tau
-    dW = np.empty(6)
+    dW = wk[24:30]
     for i in range(6):
         dW[i] = N * b[i]
     dW[1] += kaa * za + kab * zb
@@ -339,11 +344,12 @@ def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W
             d2W[j, i] -= c * N
     d2W[5, 5] += GJ
     # basic-measure gradient wb = Jm^T dW and Hessian Hbb = Jm^T d2W Jm + sum_i dW_i d2m_i
-    wb = np.zeros(9)
+    wb = wk[30:39]
+    wb[:] = 0.0
     for i in range(6):
         for p in range(9):
             wb[p] += dW[i] * Jm[i, p]
-    _congruence(Jm, d2W, Hbb)
+    _congruence(Jm, d2W, Hbb, wm)
     for node in range(2):
         o = 1 + 3 * node
         az = -dW[1 + 2 * node]  # weight of  f * y2  (th_z = -f y2)
@@ -367,7 +373,7 @@ def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W
         for i in range(9):
             sacc += wb[i] * Gb[i, p]
         g[p] = sacc
-    _congruence(Gb, Hbb, H)
+    _congruence(Gb, Hbb, H, wm)
     # second derivatives of the basic measures, weighted
     w0 = wb[0] / l
     for p in range(3):
@@ -393,7 +399,8 @@ def element_energy(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H):
     ``GJ`` is ``G J / l0``; ``shallow`` = 1 adds the shallow-arch bowing term.
     """
     return _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, np.empty((6, 3)), np.empty((9, 9)),
-                    np.empty((6, 9)), np.empty((9, 9)), np.empty((6, 6)), np.empty((2, 3)), np.empty((2, 3, 3)))
+                    np.empty((6, 9)), np.empty((9, 9)), np.empty((6, 6)), np.empty((2, 3)), np.empty((2, 3, 3)),
+                    np.empty(40), np.empty((9, 9)))
 
 
 @nb.njit(cache=True)

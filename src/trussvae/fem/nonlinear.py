@@ -122,6 +122,7 @@ class CompressionResult:
     increments: int = 0
     iterations: int = 0
     seconds: float = 0.0
+    work: dict = field(default_factory=dict)  # assemblies, cholesky, eigh, tangents (counts)
 
 
 class _Cell:
@@ -223,6 +224,7 @@ class _Solver:
         self.rand = rng.random(256)  # the (rare) hard-case sign draws, in order
         self.rpos = np.zeros(1, np.int64)
         self.iterations = 0
+        self.counts = np.zeros(4, np.int64)  # assemblies, Newton Cholesky, eigen-decompositions, tangents
         n = cell.n_full
         self.K, self.r, self.gF, self.out = np.zeros((n, n)), np.zeros(n), np.zeros(9), np.zeros(3)
         self.X = np.zeros_like(cell.X_buf)
@@ -236,7 +238,7 @@ class _Solver:
         c = self.c
         code, its, unstable, pd = newton(c.geo, c.n_sub, c.shallow, c.N, c.free, c.Ds, c.l_ref, c.w_ref, c.w, c.R,
                                          c.F, self.K, self.r, self.gF, self.X, self.out, minimise, float(radius),
-                                         self.tol, self.max_iter, self.rand, self.rpos)
+                                         self.tol, self.max_iter, self.rand, self.rpos, self.counts)
         self.iterations += its
         if code == OK:
             return True, unstable, pd, ""
@@ -246,6 +248,7 @@ class _Solver:
         """(dstate/dF33 predictor in full numbering, dP33/dF33) at a converged state, or (None, nan)."""
         c = self.c
         d = np.zeros(c.n_full)
+        self.counts[3] += 1
         ok, mod = tangent(self.K, c.free, c.i33, c.V0, d)
         return (d if ok else None), float(mod)
 
@@ -375,7 +378,9 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
                              final_struts=pts, path_F=np.array(path_F),
                              path_energy=np.array(path_W) / cell.V0,
                              instabilities=instab, initial_modulus=e0, increments=n_inc,
-                             iterations=solver.iterations, seconds=time.perf_counter() - t0)
+                             iterations=solver.iterations, seconds=time.perf_counter() - t0,
+                             work=dict(zip(("assemblies", "cholesky", "eigh", "tangents"),
+                                           solver.counts.tolist())))
 
 
 def _locate(cell, solver, saved, lo, hi, rtol):

@@ -140,11 +140,13 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
         bnd[12 + k] = 6 * (n_sub + 1) + k
     A = np.zeros((max(nm, 1), max(nm, 1)))
     B = np.zeros((max(nm, 1), 22))
+    C = np.zeros(max(nm, 1))
     ta = np.empty((3, 3))
     tb = np.empty((3, 3))
     V, Gb, Jm, Hbb = np.empty((6, 3)), np.empty((9, 9)), np.empty((6, 9)), np.empty((9, 9))
     d2W, fx, fxx = np.empty((6, 6)), np.empty((2, 3)), np.empty((2, 3, 3))
     d = np.empty(3)
+    wk, wm = np.empty(40), np.empty((9, 9))
     energy = 0.0
     neg = 0.0
     quad = 0.0
@@ -170,7 +172,7 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
                     ta[p, q] = sa
                     tb[p, q] = sb
             energy += _element(d, ta, tb, l0[e], props[e, 0], props[e, 1], props[e, 2], props[e, 3],
-                               shallow, g, H, V, Gb, Jm, Hbb, d2W, fx, fxx)
+                               shallow, g, H, V, Gb, Jm, Hbb, d2W, fx, fxx, wk, wm)
             _scatter_element(g, H, Dvec[e], 6 * k, 6 * (k + 1), 6 * (n_sub + 1), Kl, rl)
         for m in range(9):
             gF[m] += rl[6 * (n_sub + 1) + m]
@@ -212,23 +214,29 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
             gdof[6 + c] = 6 * chain[s, n_sub] + c - 3
         for m in range(9):
             gdof[12 + m] = nnode_dofs + m
+        # (upper triangle of the symmetric Schur complement, mirrored; i != j may share a global DOF
+        # when a strut joins a node to its own periodic image)
         for i in range(21):
             gi = gdof[i]
             if gi < 0:
                 continue
             li = bnd[i]
+            for m in range(nm):
+                C[m] = Kl[li, 6 + m]
             v = rl[li]
             for m in range(nm):
-                v -= Kl[li, 6 + m] * B[m, 21]
+                v -= C[m] * B[m, 21]
             r[gi] += v
-            for j in range(21):
+            for j in range(i, 21):
                 gj = gdof[j]
                 if gj < 0:
                     continue
                 v = Kl[li, bnd[j]]
                 for m in range(nm):
-                    v -= Kl[li, 6 + m] * B[m, j]
+                    v -= C[m] * B[m, j]
                 K[gi, gj] += v
+                if j != i:
+                    K[gj, gi] += v
     out[0] = energy
     out[1] = neg
     out[2] = quad
@@ -388,17 +396,26 @@ def _interior_norm(X, n_sub, l_ref):
 
 @nb.njit(cache=True)
 def _free_system(K, r, free, Ds, Kf, gf):
+    """Scaled free system ``Kf = Ds K_ff Ds``, ``gf = Ds r_f``; returns ``max|gf|`` (NaN if anything is not
+    finite)."""
     nf = free.shape[0]
+    gnorm = 0.0
+    acc = 0.0  # NaN / inf propagate into the sum
     for i in range(nf):
         fi = free[i]
         gf[i] = r[fi] * Ds[i]
+        gnorm = max(gnorm, abs(gf[i]))
+        acc += gf[i]
         for j in range(nf):
-            Kf[i, j] = K[fi, free[j]] * (Ds[i] * Ds[j])
+            v = K[fi, free[j]] * (Ds[i] * Ds[j])
+            Kf[i, j] = v
+            acc += v * 0.0
+    return gnorm if np.isfinite(acc) else np.nan
 
 
 @nb.njit(cache=True)
 def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, gF, X, out, minimise, radius,
-           tol, max_iter, rand, rpos):
+           tol, max_iter, rand, rpos, counts):
     """Equilibrium at the current ``F33``: trust-region Newton in scaled variables (``Ds``).
 
     The state ``(w, R, F)`` is updated in place; on return ``K, r, gF, X, out`` hold the evaluation at
@@ -408,7 +425,8 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
     (when minimising) a positive definite Hessian with positive definite interior blocks.
 
     Returns ``(code, iterations, unstable_seen, positive_definite)``, code one of ``OK``,
-    ``NON_FINITE``, ``SINGULAR``, ``COLLAPSED``, ``NO_CONVERGENCE``.
+    ``NON_FINITE``, ``SINGULAR``, ``COLLAPSED``, ``NO_CONVERGENCE``. ``counts`` (3,) int: adds the
+    number of assemblies, Cholesky factorisations and eigen-decompositions (for the time split).
     """
     n = K.shape[0]
     nf = free.shape[0]
@@ -416,28 +434,27 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
     gf = np.empty(nf)
     z = np.empty(nf)
     dfull = np.zeros(n)
-    Kt, rt, gFt, Xt, outt = np.empty_like(K), np.empty_like(r), np.empty_like(gF), np.empty_like(X), np.empty(3)
     ws, Rs, Fs = np.empty_like(w), np.empty_like(R), np.empty_like(F)
-    evaluate(geo, n_sub, shallow, w, R, F, K, r, gF, X, out)
+    # current evaluation (Kc, ...) and trial evaluation (Kt, ...): two buffer sets, swapped on acceptance
+    Kc, rc, gFc, Xc, outc = K, r, gF, X, out
+    Kt, rt, gFt, Xt, outt = np.empty_like(K), np.empty_like(r), np.empty_like(gF), np.empty_like(X), np.empty(3)
+    evaluate(geo, n_sub, shallow, w, R, F, Kc, rc, gFc, Xc, outc)
+    counts[0] += 1
     unstable = False
     gtol = tol * w_ref
+    code, its, pd = NO_CONVERGENCE, max_iter, False
+    swapped = False
     for it in range(max_iter):
-        _free_system(K, r, free, Ds, Kf, gf)
-        gnorm = 0.0
-        finite = True
-        for i in range(nf):
-            gnorm = max(gnorm, abs(gf[i]))
-            if not np.isfinite(gf[i]):
-                finite = False
-            for j in range(nf):
-                if not np.isfinite(Kf[i, j]):
-                    finite = False
-        if not finite:
-            return NON_FINITE, it + 1, unstable, False
+        gnorm = _free_system(Kc, rc, free, Ds, Kf, gf)
+        if not np.isfinite(gnorm):
+            code, its, pd = NON_FINITE, it + 1, False
+            break
         L, chol = _cholesky(Kf)
-        pd = chol and out[1] == 0  # an indefinite interior block makes the full Hessian indefinite
+        counts[1] += 1
+        pd = chol and outc[1] == 0  # an indefinite interior block makes the full Hessian indefinite
         if gnorm <= gtol and (pd or not minimise):
-            return OK, it + 1, unstable, pd
+            code, its = OK, it + 1
+            break
         if not pd:
             unstable = True
         if chol:  # positive definite (condensed) model: Newton step, cut to the radius
@@ -447,43 +464,46 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
             try:
                 z[:] = -np.linalg.solve(Kf, gf)
             except Exception:  # noqa: BLE001 - singular matrix
-                return SINGULAR, it + 1, unstable, False
+                code, its, pd = SINGULAR, it + 1, False
+                break
         else:
             z[:] = _tr_subproblem(Kf, gf, radius, rand, rpos)
+            counts[2] += 1
         zn = np.sqrt(z @ z)
         if zn > radius and chol:
             z *= radius / zn
             zn = radius
+        for i in range(nf):
+            dfull[free[i]] = z[i] * Ds[i]
         if not minimise:
             if zn > 0.2:
-                z *= 0.2 / zn
-            for i in range(nf):
-                dfull[free[i]] = z[i] * Ds[i]
-            apply_update(geo[0], n_sub, n_cell, w, R, F, dfull, X, 1.0, 1.0)
-            evaluate(geo, n_sub, shallow, w, R, F, K, r, gF, X, out)
+                dfull *= 0.2 / zn
+            apply_update(geo[0], n_sub, n_cell, w, R, F, dfull, Xc, 1.0, 1.0)
+            evaluate(geo, n_sub, shallow, w, R, F, Kc, rc, gFc, Xc, outc)
+            counts[0] += 1
             continue
         # the interior residual correction is part of the step: shortened to the radius too
-        alpha = min(1.0, radius / max(_interior_norm(X, n_sub, l_ref), 1e-300))
-        pred = -(gf @ z + 0.5 * (z @ (Kf @ z))) + (alpha - 0.5 * alpha * alpha) * out[2]
+        alpha = min(1.0, radius / max(_interior_norm(Xc, n_sub, l_ref), 1e-300))
+        pred = -(gf @ z + 0.5 * (z @ (Kf @ z))) + (alpha - 0.5 * alpha * alpha) * outc[2]
         ws[:] = w
         Rs[:] = R
         Fs[:] = F
-        for i in range(nf):
-            dfull[free[i]] = z[i] * Ds[i]
-        apply_update(geo[0], n_sub, n_cell, w, R, F, dfull, X, 1.0, alpha)
+        apply_update(geo[0], n_sub, n_cell, w, R, F, dfull, Xc, 1.0, alpha)
         Wt = evaluate(geo, n_sub, shallow, w, R, F, Kt, rt, gFt, Xt, outt)
-        actual = out[0] - Wt
-        small = abs(pred) < 1e-13 * (abs(out[0]) + 1e-3 * w_ref)
+        counts[0] += 1
+        actual = outc[0] - Wt
+        small = abs(pred) < 1e-13 * (abs(outc[0]) + 1e-3 * w_ref)
         if pred > 0:
             rho = actual / pred
         else:
             rho = 1.0 if small else -1.0
-        if small or rho > 0.01:  # accept
-            K[:, :] = Kt
-            r[:] = rt
-            gF[:] = gFt
-            X[:, :, :] = Xt
-            out[:] = outt
+        if small or rho > 0.01:  # accept: the trial evaluation becomes the current one
+            Kc, Kt = Kt, Kc
+            rc, rt = rt, rc
+            gFc, gFt = gFt, gFc
+            Xc, Xt = Xt, Xc
+            outc, outt = outt, outc
+            swapped = not swapped
             if rho > 0.75 and zn >= 0.99 * radius:
                 radius = min(2.0 * radius, 1.0)
         else:
@@ -493,8 +513,17 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
         if rho < 0.25 and not small:
             radius = 0.25 * zn
             if radius < 1e-12:
-                return COLLAPSED, it + 1, unstable, False
-    return NO_CONVERGENCE, max_iter, unstable, False
+                code, its, pd = COLLAPSED, it + 1, False
+                break
+    if code == NO_CONVERGENCE:
+        pd = False
+    if swapped:  # the caller's buffers receive the final evaluation
+        K[:, :] = Kc
+        r[:] = rc
+        gF[:] = gFc
+        X[:, :, :] = Xc
+        out[:] = outc
+    return code, its, unstable, pd
 
 
 @nb.njit(cache=True)
