@@ -46,13 +46,21 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["rotation_matrix", "element_energy", "element_properties", "reference_triad", "reference_triads",
-           "local_deformations"]
+__all__ = ["rotation_matrix", "rotation_matrix_into", "element_energy", "element_properties", "reference_triad",
+           "reference_triads", "local_deformations"]
 
 
 @nb.njit(cache=True)
 def rotation_matrix(px, py, pz):
     """Rodrigues' formula: the rotation ``exp([phi]_x)`` of the rotation vector ``phi``."""
+    R = np.empty((3, 3))
+    rotation_matrix_into(px, py, pz, R)
+    return R
+
+
+@nb.njit(cache=True)
+def rotation_matrix_into(px, py, pz, R):
+    """:func:`rotation_matrix` written into the (3, 3) array ``R``."""
     th2 = px * px + py * py + pz * pz
     if th2 < 1e-12:
         a = 1.0 - th2 / 6.0
@@ -61,7 +69,6 @@ def rotation_matrix(px, py, pz):
         th = np.sqrt(th2)
         a = np.sin(th) / th
         b = (1.0 - np.cos(th)) / th2
-    R = np.empty((3, 3))
     R[0, 0] = 1.0 - b * (py * py + pz * pz)
     R[1, 1] = 1.0 - b * (px * px + pz * pz)
     R[2, 2] = 1.0 - b * (px * px + py * py)
@@ -71,7 +78,6 @@ def rotation_matrix(px, py, pz):
     R[2, 0] = -a * py + b * px * pz
     R[1, 2] = -a * px + b * py * pz
     R[2, 1] = a * px + b * py * pz
-    return R
 
 
 def reference_triad(vector) -> np.ndarray:
@@ -229,24 +235,27 @@ def _bend_coeffs(c, y2, y3, fx, fxx):
 
 @nb.njit(cache=True)
 def _congruence(J, A, out, work):
-    """``out = J^T A J`` for small dense matrices (zero entries skipped); J (m, n), A (m, m), out (n, n);
+    """``out = J^T A J`` for small matrices, A symmetric (zero entries of J skipped); J (m, n), A (m, m), out (n, n);
     ``work`` (>= m, >= n) scratch."""
     m, n = J.shape
-    tmp = work[:m, :n]
+    tmp = work[:m, :n]  # tmp = A J, over the nonzeros of J (J is sparse, A nearly dense)
     tmp[:, :] = 0.0
-    for i in range(m):
-        for j in range(m):
-            a = A[i, j]
-            if a != 0.0:
-                for q in range(n):
-                    tmp[i, q] += a * J[j, q]
-    out[:, :] = 0.0
+    for j in range(m):
+        for q in range(n):
+            jq = J[j, q]
+            if jq != 0.0:
+                for i in range(m):
+                    tmp[i, q] += A[i, j] * jq
+    out[:, :] = 0.0  # out = J^T tmp, upper triangle, mirrored (A symmetric)
     for i in range(m):
         for p in range(n):
             jip = J[i, p]
             if jip != 0.0:
-                for q in range(n):
+                for q in range(p, n):
                     out[p, q] += jip * tmp[i, q]
+    for p in range(n):
+        for q in range(p + 1, n):
+            out[q, p] = out[p, q]
 
 
 @nb.njit(cache=True)

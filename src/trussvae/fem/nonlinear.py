@@ -188,7 +188,7 @@ class _Cell:
         n = self.n_full
         K, r, gF, out = np.zeros((n, n)), np.zeros(n), np.zeros(9), np.zeros(3)
         X = np.zeros_like(self.X_buf)
-        evaluate(self.geo, self.n_sub, self.shallow, self.w, self.R, self.F, K, r, gF, X, out)
+        evaluate(self.geo, self.n_sub, self.shallow, self.w, self.R, self.F, K, r, gF, X, out, True)
         return _Eval(out[0], r, K, gF, X, int(round(out[1])), out[2])
 
     def step(self, dfull, X, alpha=1.0):
@@ -228,6 +228,7 @@ class _Solver:
         n = cell.n_full
         self.K, self.r, self.gF, self.out = np.zeros((n, n)), np.zeros(n), np.zeros(9), np.zeros(3)
         self.X = np.zeros_like(cell.X_buf)
+        self.L = np.zeros((len(cell.free), len(cell.free)))  # Cholesky factor at the last converged state
 
     @property
     def W(self):
@@ -238,19 +239,20 @@ class _Solver:
         c = self.c
         code, its, unstable, pd = newton(c.geo, c.n_sub, c.shallow, c.N, c.free, c.Ds, c.l_ref, c.w_ref, c.w, c.R,
                                          c.F, self.K, self.r, self.gF, self.X, self.out, minimise, float(radius),
-                                         self.tol, self.max_iter, self.rand, self.rpos, self.counts)
+                                         self.tol, self.max_iter, self.rand, self.rpos, self.counts,
+                                         self.L)
         self.iterations += its
         if code == OK:
             return True, unstable, pd, ""
         return False, unstable, False, _MESSAGES.get(code, f"no convergence in {self.max_iter} iterations")
 
     def tangent(self):
-        """(dstate/dF33 predictor in full numbering, dP33/dF33) at a converged state, or (None, nan)."""
+        """(dstate/dF33 predictor in full numbering, dP33/dF33) at a converged state (after a successful
+        :meth:`solve` with ``minimise=True``, whose Cholesky factor it reuses)."""
         c = self.c
         d = np.zeros(c.n_full)
         self.counts[3] += 1
-        ok, mod = tangent(self.K, c.free, c.i33, c.V0, d)
-        return (d if ok else None), float(mod)
+        return d, float(tangent(self.K, self.L, c.free, c.Ds, c.i33, c.V0, d))
 
 
 def uniaxial_compression(frame, max_strain: float = 0.25, E_s: float = 1.0, nu_s: float = 0.3,
@@ -302,12 +304,11 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
                  confined)
     solver = _Solver(cell, tol, max_iter, np.random.default_rng(seed))
     ok, _, _, msg = solver.solve()
-    if not ok:  # an imperfect cell is stress free, so this only fails for broken input
-        raise MechanismError(f"reference state not in equilibrium: {msg}")
-    pred, e0 = solver.tangent()
+    if not ok:  # an imperfect cell is stress free, so this only fails for broken input (or a tangent that
+        # is not positive definite at zero strain)
+        raise MechanismError(f"reference state not a stable equilibrium: {msg}")
+    pred, e0 = solver.tangent()  # converged with minimise=True: the Hessian is positive definite
     X_conv = solver.X.copy()  # interior back-substitution data of the last converged state
-    if pred is None:
-        raise MechanismError("cell tangent stiffness not positive definite at zero strain")
     targets = np.unique(np.concatenate([LABEL_STRAINS[LABEL_STRAINS < max_strain], [max_strain]]))
     path_e, path_s, path_F, path_W = [0.0], [0.0], [cell.F.copy()], [0.0]
     instab = []
@@ -333,11 +334,10 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
         nxt = targets[np.searchsorted(targets, eps + 1e-12, side="right")]
         h = min(dstep, nxt - eps)
         saved = cell.state()
-        if pred is not None:
-            d = h * pred
-            if curv is not None:  # second-order predictor (change of the tangent over the last increment)
-                d += (0.5 * h * h) * curv
-            cell.step(-d, X_conv)  # F33 decreases by h
+        d = h * pred
+        if curv is not None:  # second-order predictor (change of the tangent over the last increment)
+            d += (0.5 * h * h) * curv
+        cell.step(-d, X_conv)  # F33 decreases by h
         cell.F[2, 2] = 1.0 - (eps + h)
         it0 = solver.iterations
         ok, unstable, pd, msg = solver.solve(radius=radius)
@@ -355,7 +355,7 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
         X_conv[...] = solver.X
         pred_old = pred
         pred, _ = solver.tangent()
-        curv = None if (unstable or pred is None or pred_old is None) else (pred - pred_old) / h
+        curv = None if unstable else (pred - pred_old) / h
         used = solver.iterations - it0
         # the step size is not reduced when an increment was shortened to land on a target strain
         if used <= 4:
@@ -389,7 +389,7 @@ def _locate(cell, solver, saved, lo, hi, rtol):
     The state and the solver's evaluation buffers are restored (those of the converged end ``hi``)."""
     stable_state = saved
     end_state = cell.state()
-    buffers = [b.copy() for b in (solver.K, solver.r, solver.gF, solver.X, solver.out)]
+    buffers = [b.copy() for b in (solver.K, solver.r, solver.gF, solver.X, solver.out, solver.L)]
     while hi - lo > rtol * hi:
         mid = 0.5 * (lo + hi)
         cell.set_state(stable_state)
@@ -400,7 +400,7 @@ def _locate(cell, solver, saved, lo, hi, rtol):
         else:
             hi = mid
     cell.set_state(end_state)
-    for dst, src in zip((solver.K, solver.r, solver.gF, solver.X, solver.out), buffers):
+    for dst, src in zip((solver.K, solver.r, solver.gF, solver.X, solver.out, solver.L), buffers):
         dst[...] = src
     return 0.5 * (lo + hi)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from trussvae.fem.corotational import _element, rotation_matrix
+from trussvae.fem.corotational import _element, rotation_matrix_into
 
 
 @nb.njit(cache=True)
@@ -113,7 +113,7 @@ def _scatter_element(g, H, D, ia, ib, iF, Kl, rl):
 
 
 @nb.njit(cache=True)
-def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, out):
+def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, out, full=True):
     """Energy, condensed residual ``r`` and Hessian ``K`` (full global numbering incl. 9 F DOFs).
 
     chain : (S, n_sub + 1) node indices of each strut (cell node, interior nodes, cell node).
@@ -123,6 +123,8 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
     K (n, n), r (n,), gF (9,) zeroed on entry; gF receives dW/dF (uncondensed).
     X : (S, 6 (n_sub - 1), 22) receives ``K_II^-1 [K_IB | r_I]`` for back-substitution.
     out : (3,) receives energy, #negative interior pivots, ``r_I^T K_II^-1 r_I``.
+    full : False leaves the rows / columns of ``F21, F31, F32`` (never free: F stays upper triangular)
+    out of ``K``, ``r`` and ``X`` (zero there; the solver's setting), True assembles all nine.
     """
     n_struts = chain.shape[0]
     nl = 6 * (n_sub + 1) + 9
@@ -133,6 +135,10 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
     H = np.zeros((9, 9))
     bnd = np.zeros(21, np.int64)
     gdof = np.zeros(21, np.int64)
+    act = np.zeros(21, np.int64)  # local boundary indices with a global DOF
+    skipF = np.zeros(9, np.bool_)
+    if not full:
+        skipF[3] = skipF[6] = skipF[7] = True
     for c in range(6):
         bnd[c] = c
         bnd[6 + c] = 6 * n_sub + c
@@ -182,7 +188,7 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
                 for j in range(nm):
                     A[i, j] = Kl[6 + i, 6 + j]
                 for j in range(21):
-                    B[i, j] = Kl[6 + i, bnd[j]]
+                    B[i, j] = Kl[6 + i, bnd[j]] if (j < 12 or not skipF[j - 12]) else 0.0
                 B[i, 21] = rl[6 + i]
             nneg = _ldl_solve(A, B, nm, 22)
             neg += nneg
@@ -201,7 +207,7 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
                         A[i, j] = Kl[6 + i, 6 + j]
                     A[i, i] += shift
                     for j in range(21):
-                        B[i, j] = Kl[6 + i, bnd[j]]
+                        B[i, j] = Kl[6 + i, bnd[j]] if (j < 12 or not skipF[j - 12]) else 0.0
                     B[i, 21] = rl[6 + i]
                 nneg = _ldl_solve(A, B, nm, 22)
             for i in range(nm):
@@ -213,13 +219,17 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
             gdof[c] = 6 * chain[s, 0] + c - 3
             gdof[6 + c] = 6 * chain[s, n_sub] + c - 3
         for m in range(9):
-            gdof[12 + m] = nnode_dofs + m
+            gdof[12 + m] = -1 if skipF[m] else nnode_dofs + m
+        na = 0
+        for i in range(21):
+            if gdof[i] >= 0:
+                act[na] = i
+                na += 1
         # (upper triangle of the symmetric Schur complement, mirrored; i != j may share a global DOF
         # when a strut joins a node to its own periodic image)
-        for i in range(21):
+        for ii in range(na):
+            i = act[ii]
             gi = gdof[i]
-            if gi < 0:
-                continue
             li = bnd[i]
             for m in range(nm):
                 C[m] = Kl[li, 6 + m]
@@ -227,10 +237,9 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
             for m in range(nm):
                 v -= C[m] * B[m, 21]
             r[gi] += v
-            for j in range(i, 21):
+            for jj in range(ii, na):
+                j = act[jj]
                 gj = gdof[j]
-                if gj < 0:
-                    continue
                 v = Kl[li, bnd[j]]
                 for m in range(nm):
                     v -= C[m] * B[m, j]
@@ -244,6 +253,16 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
 
 
 @nb.njit(cache=True)
+def _rotate(R, k, px, py, pz, Q, T):
+    """``R[k] <- exp([phi]_x) R[k]`` in place (``Q``, ``T``: (3, 3) scratch)."""
+    rotation_matrix_into(px, py, pz, Q)
+    for p in range(3):
+        for q in range(3):
+            T[p, q] = Q[p, 0] * R[k, 0, q] + Q[p, 1] * R[k, 1, q] + Q[p, 2] * R[k, 2, q]
+    R[k] = T
+
+
+@nb.njit(cache=True)
 def apply_update(chain, n_sub, n_cell, w, R, F, dfull, X, scale, alpha=1.0):
     """State update by ``scale * dfull`` (full global numbering) + interior back-substitution.
 
@@ -252,17 +271,18 @@ def apply_update(chain, n_sub, n_cell, w, R, F, dfull, X, scale, alpha=1.0):
     ``alpha < 1`` shortens the interior residual correction inside a trust region).
     """
     nnode = K_dofs = 6 * n_cell - 3
+    Q, T = np.empty((3, 3)), np.empty((3, 3))
     for k in range(n_cell):
         if k > 0:
             for c in range(3):
                 w[k, c] += scale * dfull[6 * k + c - 3]
-        Rk = rotation_matrix(scale * dfull[6 * k], scale * dfull[6 * k + 1], scale * dfull[6 * k + 2])
-        R[k] = Rk @ R[k]
+        _rotate(R, k, scale * dfull[6 * k], scale * dfull[6 * k + 1], scale * dfull[6 * k + 2], Q, T)
     for p in range(3):
         for q in range(3):
             F[p, q] += scale * dfull[K_dofs + 3 * p + q]
     nm = 6 * (n_sub - 1)
     dB = np.zeros(21)
+    inc = np.zeros(6)
     for s in range(chain.shape[0]):
         if nm == 0:
             break
@@ -275,7 +295,6 @@ def apply_update(chain, n_sub, n_cell, w, R, F, dfull, X, scale, alpha=1.0):
             dB[12 + m] = scale * dfull[nnode + m]
         for kk in range(1, n_sub):
             node = chain[s, kk]
-            inc = np.zeros(6)
             for c in range(6):
                 i = 6 * (kk - 1) + c
                 v = alpha * X[s, i, 21]
@@ -284,7 +303,7 @@ def apply_update(chain, n_sub, n_cell, w, R, F, dfull, X, scale, alpha=1.0):
                 inc[c] = -v
             for c in range(3):
                 w[node, c] += inc[c]
-            R[node] = rotation_matrix(inc[3], inc[4], inc[5]) @ R[node]
+            _rotate(R, node, inc[3], inc[4], inc[5], Q, T)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +316,7 @@ OK, NON_FINITE, SINGULAR, COLLAPSED, NO_CONVERGENCE = 0, 1, 2, 3, 4
 
 
 @nb.njit(cache=True)
-def evaluate(geo, n_sub, shallow, w, R, F, K, r, gF, X, out):
+def evaluate(geo, n_sub, shallow, w, R, F, K, r, gF, X, out, full=False):
     """Zero the buffers and :func:`assemble` at the state ``(w, R, F)``; ``geo = (chain, Dvec, E0,
     props, l0)``. Returns the energy."""
     chain, Dvec, E0, props, l0 = geo
@@ -305,7 +324,7 @@ def evaluate(geo, n_sub, shallow, w, R, F, K, r, gF, X, out):
     r[:] = 0.0
     gF[:] = 0.0
     X[:, :, :] = 0.0
-    return assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, out)
+    return assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, out, full)
 
 
 @nb.njit(cache=True)
@@ -415,7 +434,7 @@ def _free_system(K, r, free, Ds, Kf, gf):
 
 @nb.njit(cache=True)
 def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, gF, X, out, minimise, radius,
-           tol, max_iter, rand, rpos, counts):
+           tol, max_iter, rand, rpos, counts, Lout):
     """Equilibrium at the current ``F33``: trust-region Newton in scaled variables (``Ds``).
 
     The state ``(w, R, F)`` is updated in place; on return ``K, r, gF, X, out`` hold the evaluation at
@@ -427,6 +446,8 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
     Returns ``(code, iterations, unstable_seen, positive_definite)``, code one of ``OK``,
     ``NON_FINITE``, ``SINGULAR``, ``COLLAPSED``, ``NO_CONVERGENCE``. ``counts`` (3,) int: adds the
     number of assemblies, Cholesky factorisations and eigen-decompositions (for the time split).
+    ``Lout`` (nf, nf) receives the Cholesky factor of the scaled free Hessian at a positive definite
+    converged state (reused by :func:`tangent`).
     """
     n = K.shape[0]
     nf = free.shape[0]
@@ -454,6 +475,8 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
         pd = chol and outc[1] == 0  # an indefinite interior block makes the full Hessian indefinite
         if gnorm <= gtol and (pd or not minimise):
             code, its = OK, it + 1
+            if pd:
+                Lout[:, :] = L
             break
         if not pd:
             unstable = True
@@ -527,25 +550,20 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
 
 
 @nb.njit(cache=True)
-def tangent(K, free, i33, V0, d):
-    """Predictor ``d = dstate/dF33`` (full numbering, ``d[i33] = 1``) and ``dP33/dF33`` at a converged
-    state; ``(False, nan)`` if the free block is not positive definite."""
+def tangent(K, L, free, Ds, i33, V0, d):
+    """Predictor ``d = dstate/dF33`` (full numbering, ``d[i33] = 1``) and ``dP33/dF33`` at a converged,
+    positive definite state; ``L`` is the Cholesky factor of the scaled free Hessian ``Ds K_ff Ds`` left
+    by :func:`newton`, so ``K_ff^-1 k = Ds (L L^T)^-1 (Ds k)``."""
     nf = free.shape[0]
-    Kff = np.empty((nf, nf))
-    kf3 = np.empty(nf)
+    b = np.empty(nf)
     for i in range(nf):
-        kf3[i] = K[free[i], i33]
-        for j in range(nf):
-            Kff[i, j] = K[free[i], free[j]]
-    L, ok = _cholesky(Kff)
-    if not ok:
-        return False, np.nan
+        b[i] = K[free[i], i33] * Ds[i]
     v = np.empty(nf)
-    _cho_solve(L, kf3, v)
+    _cho_solve(L, b, v)
     d[:] = 0.0
     s = K[i33, i33]
     for i in range(nf):
-        d[free[i]] = -v[i]
-        s -= kf3[i] * v[i]
+        d[free[i]] = -v[i] * Ds[i]
+        s -= b[i] * v[i]
     d[i33] = 1.0
-    return True, s / V0
+    return s / V0
