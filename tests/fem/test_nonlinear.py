@@ -194,3 +194,52 @@ def test_cell_size_does_not_change_stress_or_convergence():
     assert a.status == b.status == "converged"
     np.testing.assert_allclose(b.stress[:6], a.stress[:6], rtol=1e-6)
     assert b.iterations <= a.iterations + 3
+
+
+# Curves of the first three design-space lattices of generate_structures(3, seed=11) at rho = 0.15 with the
+# labelling settings, computed by the Python-loop solver before the numba Newton kernel (commit 8a0e70c).
+_REFERENCE_CURVES = np.array([
+    [6.1216508381e-05, 2.9266006874e-04, 4.5273041127e-04, 5.7422059745e-04, 6.3765593345e-04, 6.5513329430e-04,
+     6.4113668964e-04, 6.2423632014e-04, 6.1225757462e-04, 6.0211987115e-04, 5.9184556302e-04, 5.7661166588e-04,
+     5.3750072262e-04],
+    [9.4049808193e-06, 4.6278732764e-05, 8.2033056838e-05, 1.1675993097e-04, 1.5054323184e-04, 1.8345967791e-04,
+     2.1557964321e-04, 2.4696786654e-04, 2.7768407154e-04, 3.0778351044e-04, 3.3731744234e-04, 3.6633355516e-04,
+     3.9487633914e-04],
+    [8.2430385025e-05, 4.0331492734e-04, 5.4629265279e-04, 5.6376452091e-04, 5.7122021955e-04, 5.7718624057e-04,
+     5.8235478087e-04, 5.8682849234e-04, 5.9069296853e-04, 5.9404581234e-04, 5.9699054664e-04, 5.9962231398e-04,
+     6.0202046229e-04]])
+
+
+def test_numba_solver_reproduces_reference_curves():
+    # #0 buckles and softens, #2 yields and hardens slowly, #1 stiffens: the whole load path incl. the
+    # trust-region steps of the numba kernel must give the stored curves (both converged to tol=1e-7; they
+    # agree to 1e-14 here, 1e-6 of the peak stress leaves room for another BLAS / rounding)
+    frames = [g.to_frame(relative_density=0.15) for g in generate_structures(3, seed=11)]
+    stress, ok, _ = compression_labels(frames)
+    assert ok.all()
+    scale = np.abs(_REFERENCE_CURVES).max(axis=1, keepdims=True)
+    np.testing.assert_allclose(stress / scale, _REFERENCE_CURVES / scale, atol=1e-6)
+
+
+def test_benchmark_curve_comparison():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_nonlinear.py"
+    spec = importlib.util.spec_from_file_location("bench_nonlinear", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    ref = np.array([[1.0, 2.0, 4.0], [0.5, -1.0, 0.25], [1.0, 1.0, 1.0]])
+    new = ref.copy()
+    new[0, 1] += 0.02  # 0.5 % of the curve's max |stress| 4
+    new[1, 2] += 1e-6  # 1e-6 of max |stress| 1
+    new[2, 2] = np.nan  # not reached by the new solver
+    c = bench.compare_curves(ref, new, tol=1e-3)
+    assert c["max"] == pytest.approx(0.005)
+    assert c["rel"][1, 2] == pytest.approx(1e-6)
+    assert np.isnan(c["rel"][2, 2]) and c["median"] == 0.0
+    assert list(c["differ"]) == [0] and list(c["nan_mismatch"]) == [2]
+    same = bench.compare_curves(ref, ref)
+    assert same["max"] == 0.0 and len(same["differ"]) == 0 and len(same["nan_mismatch"]) == 0
+    with pytest.raises(ValueError, match="shapes differ"):
+        bench.compare_curves(ref, new[:2])

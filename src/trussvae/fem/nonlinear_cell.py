@@ -362,13 +362,12 @@ def _pnorm(gv, lam, mu):
 
 
 @nb.njit(cache=True)
-def _tr_subproblem(Ks, gs, radius, rand, rpos):
-    """Trust-region step by eigen-decomposition (``Ks`` indefinite): the minimiser of the quadratic
-    model in the ball of ``radius`` (hard case: along the lowest eigenvector, its sign from the gradient,
-    or from the pre-drawn uniform numbers ``rand[rpos[0]]`` when the gradient has no component)."""
-    lam, V = np.linalg.eigh(Ks)
-    gv = V.T @ gs
-    n = gs.shape[0]
+def _tr_subproblem(lam, V, gv, radius, rand, rpos):
+    """Trust-region step from the eigen-decomposition ``Ks = V diag(lam) V^T`` (``Ks`` indefinite) and
+    ``gv = V^T gs``: the minimiser of the quadratic model in the ball of ``radius`` (hard case: along the
+    lowest eigenvector, its sign from the gradient, or from the pre-drawn uniform numbers
+    ``rand[rpos[0]]`` when the gradient has no component)."""
+    n = gv.shape[0]
     lo = max(0.0, -lam[0]) * (1 + 1e-12) + 1e-15 * max(1.0, abs(lam[n - 1]))
     if _pnorm(gv, lam, lo) <= radius:
         if lam[0] >= 0:
@@ -465,13 +464,20 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
     gtol = tol * w_ref
     code, its, pd = NO_CONVERGENCE, max_iter, False
     swapped = False
+    # after a rejected step the state and the model are unchanged: the factorisations are reused
+    reuse, have_eig = False, False
+    L, chol, gnorm = Kf, False, 0.0
+    lam, V = np.linalg.eigh(np.eye(1))
+    gv = np.empty(0)
     for it in range(max_iter):
-        gnorm = _free_system(Kc, rc, free, Ds, Kf, gf)
-        if not np.isfinite(gnorm):
-            code, its, pd = NON_FINITE, it + 1, False
-            break
-        L, chol = _cholesky(Kf)
-        counts[1] += 1
+        if not reuse:
+            gnorm = _free_system(Kc, rc, free, Ds, Kf, gf)
+            if not np.isfinite(gnorm):
+                code, its, pd = NON_FINITE, it + 1, False
+                break
+            L, chol = _cholesky(Kf)
+            counts[1] += 1
+            have_eig = False
         pd = chol and outc[1] == 0  # an indefinite interior block makes the full Hessian indefinite
         if gnorm <= gtol and (pd or not minimise):
             code, its = OK, it + 1
@@ -490,8 +496,12 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
                 code, its, pd = SINGULAR, it + 1, False
                 break
         else:
-            z[:] = _tr_subproblem(Kf, gf, radius, rand, rpos)
-            counts[2] += 1
+            if not have_eig:
+                lam, V = np.linalg.eigh(Kf)
+                gv = V.T @ gf
+                have_eig = True
+                counts[2] += 1
+            z[:] = _tr_subproblem(lam, V, gv, radius, rand, rpos)
         zn = np.sqrt(z @ z)
         if zn > radius and chol:
             z *= radius / zn
@@ -529,10 +539,12 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
             swapped = not swapped
             if rho > 0.75 and zn >= 0.99 * radius:
                 radius = min(2.0 * radius, 1.0)
+            reuse = False
         else:
             w[:] = ws
             R[:] = Rs
             F[:] = Fs
+            reuse = True
         if rho < 0.25 and not small:
             radius = 0.25 * zn
             if radius < 1e-12:
