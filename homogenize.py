@@ -4,6 +4,7 @@
     python homogenize.py n=1000 labels=false             # structures only
     python homogenize.py scheduler=tcp://host:8786 ...   # the same job on a running Dask cluster
     python homogenize.py lattice=my_lattice.json         # one lattice: stiffness, moduli, elastic surface
+    python homogenize.py lattice=my_lattice.json export=abaqus   # + lattice.inp to check it in Abaqus
 
 Configuration: conf/homogenize.yaml (+ conf/generation, conf/fem). The work is done by library
 functions in trussvae.pipeline; this script only composes the configuration.
@@ -35,13 +36,24 @@ def main(cfg: DictConfig) -> None:
         fe = (LinearFESettings if kind == "linear" else NonlinearFESettings)(**c["fem"])
         if c["lattice"] is not None:
             out_dir = HydraConfig.get().runtime.output_dir
+            if c["export"] is not None and (c["export"] != "abaqus" or kind != "linear"):
+                raise ValueError(f"export must be null or abaqus (with fem=linear), got {c['export']!r}")
             if kind == "nonlinear":
                 _print_compression(compress_lattice_file(c["lattice"], out_dir, fe, c["lattice_relative_density"]),
                                    out_dir)
             else:
-                _print_stiffness(homogenize_lattice_file(c["lattice"], out_dir, fe, c["lattice_relative_density"]),
-                                 out_dir)
+                res = homogenize_lattice_file(c["lattice"], out_dir, fe, c["lattice_relative_density"])
+                _print_stiffness(res, out_dir)
+                if c["export"] == "abaqus":
+                    from trussvae.fem import PeriodicFrame
+                    from trussvae.fem.abaqus import write_abaqus_input
+
+                    inp = write_abaqus_input(PeriodicFrame.from_dict(res["frame"]), f"{out_dir}/lattice.inp",
+                                             c["abaqus_elements"], fe.E_s, fe.nu_s)
+                    print(f"written: {inp} (Abaqus input; how to run it and read C back: docs/fem.md)")
             return
+        if c["export"] is not None:
+            raise ValueError("export=abaqus needs lattice=path.json (it exports one lattice)")
         store = build_labelled_dataset(c["out"], c["n"], c["seed"], c["chunk_size"], c["generation"],
                                        fe if c["labels"] else None, c["scheduler"], c["n_workers"], c["progress"],
                                        c["label_rows"])
