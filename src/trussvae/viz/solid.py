@@ -109,7 +109,30 @@ def _block_solid(frame, n, scale, sections, node_spheres, area_preserving):
     if not parts:
         raise SolidError("the frame produced no geometry inside the tessellated block")
     box = Manifold.cube((1.0, 1.0, 1.0)).transform(_transform((n[:, None] * A).T, np.zeros(3)))
-    return Manifold.batch_boolean(parts, OpType.Add) ^ box
+    return _heal_pinches(Manifold.batch_boolean(parts, OpType.Add) ^ box, box, 0.1 * float(radii.min()))
+
+
+def _heal_pinches(solid, box, ball: float, rounds: int = 3):
+    """Fill pinches: places where two parts of the solid touch in a point or a line exactly.
+
+    manifold3d keeps such a contact manifold by giving each part its own vertex at the shared
+    position; an STL has no topology, so a reader merges them into a non-manifold vertex (not
+    watertight). This happens when mirror-symmetric struts or joints are tangent at a symmetry
+    plane. Each pinch gets a small ball (radius ``ball``, a tenth of the thinnest strut) that
+    joins the touching parts; the volume changes by < 1e-5 of the part.
+    """
+    from manifold3d import Manifold, OpType
+
+    for _ in range(rounds):
+        v = np.asarray(solid.to_mesh().vert_properties)[:, :3]
+        key = np.round(v / (1e-9 * max(1.0, float(np.abs(v).max()))))
+        _, first, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
+        points = v[first[counts > 1]]
+        if not len(points):
+            return solid
+        balls = [Manifold.sphere(ball, circular_segments=8).translate(tuple(p)) for p in points]
+        solid = Manifold.batch_boolean([solid, *balls], OpType.Add) ^ box
+    return solid
 
 
 def solid_mesh(frame, tessellation=(1, 1, 1), scale: float = 1.0, sections: int = 16, node_spheres: bool = True,
