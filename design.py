@@ -80,7 +80,8 @@ def main(cfg: DictConfig) -> None:
         objective = objective_from_spec(c["target"], train_curves)
         results = design_run(settings["ckpt_path"], data_dir, objective, out_dir,
                              InverseDesignConfig(**c["optimizer"]), LinearFESettings(**c["fem"]), split_seed,
-                             settings["split_fractions"], c["n_stl"], tuple(c["tessellation"]), c["progress"])
+                             settings["split_fractions"], c["n_stl"], tuple(c["tessellation"]), c["progress"],
+                             c["export_abaqus"])
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         log.error("%s", exc)
         sys.exit(f"design.py: {exc}")

@@ -131,13 +131,19 @@ def test_design_run_writes_contract_outputs(run_mod, train_set, tmp_path):
     obj = named_target("stiff")
     res = run_mod.design_run("unused.ckpt", "unused", obj, tmp_path, InverseDesignConfig(n_starts=5, n_steps=4,
                              eval_every=2, polish_top=1, polish_steps=2), n_stl=1, tessellation=(1, 1, 1),
-                             progress=False)
+                             progress=False, export_abaqus=True)
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["target"] == "stiff" and saved["best_training_value"] == pytest.approx(quantity("E22", C).max())
     first = saved["candidates"][0]
     for key in ("fe_value", "predicted_value", "moduli", "json", "stl"):
         assert key in first
     assert first["moduli"]["E22"] == pytest.approx(first["fe_value"])
+    from trussvae.fem import homogenize
+    from trussvae.fem.abaqus import frame_from_abaqus
+
+    np.testing.assert_allclose(homogenize(frame_from_abaqus(first["abaqus"])), first["fe"]["stiffness_voigt"] if "fe" in
+                               first else json.loads(open(first["json"]).read())["fe"]["stiffness_voigt"], rtol=1e-7,
+                               atol=1e-10)
     assert (tmp_path / "report.md").is_file() and (tmp_path / "optimisation_path.png").is_file()
     values = [c["fe_value"] for c in saved["candidates"]]
     assert values == sorted(values, reverse=True)

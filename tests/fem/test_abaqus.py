@@ -12,7 +12,7 @@ Two independent checks that the file encodes our periodicity:
 import numpy as np
 import pytest
 
-from trussvae.fem import homogenize
+from trussvae.fem import PeriodicFrame, homogenize
 from trussvae.fem.abaqus import (
     LOAD_CASES,
     STRAIN_DOFS,
@@ -40,6 +40,9 @@ def _solve_inp(model, beam="timoshenko"):
         for n in (a, b):
             for d in range(1, 7):
                 dofs.setdefault((int(n), d), len(dofs))
+    for eq in model.equations:  # nodes reached only through equations (strain nodes, some home nodes)
+        for n, d, _ in eq:
+            dofs.setdefault((n, d), len(dofs))
     strain_nodes = [model.node_labels(name)[0] for name, _ in STRAIN_DOFS]
     for n, (_, d) in zip(strain_nodes, STRAIN_DOFS):
         dofs.setdefault((n, d), len(dofs))
@@ -98,6 +101,11 @@ def _frames(lat):
     for k, g in enumerate(generate_structures(3, seed=11)):
         out[f"generated{k}"] = g.to_frame(relative_density=0.15)
     out["octet_primitive"] = lat.octet_primitive(0.03)  # triclinic cell, self-struts
+    # node 1 is reached only through shifted struts: no element touches it, only its images
+    corners = [s for s in np.ndindex(2, 2, 2) if any(s)]
+    out["shifted_only_node"] = PeriodicFrame(np.eye(3), [[0, 0, 0], [0.5, 0.5, 0.5]],
+                                             [[0, 0]] * 3 + [[0, 1]] * 7,
+                                             np.vstack([np.eye(3), -np.array(corners)]).astype(int), 0.03)
     out["mirrored_per_strut_radii"] = (lambda f: f.replace(
         radius=np.linspace(0.01, 0.03, f.n_struts)))(lat.mirrored_cell(np.random.default_rng(2), n_points=2))
     return out

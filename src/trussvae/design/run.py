@@ -5,7 +5,8 @@ Outputs in ``out_dir``:
 ``results.json``                 target, best_training_value, candidates ranked by FE value (each
                                  with its ``origin``: latent or evolve), the evolution's record
 ``candidates/cand_XXX.json``     truss graph + periodic frame + FE results of each candidate
-``candidates/cand_XXX.stl``      printable block of the best ``n_stl`` candidates
+``candidates/cand_XXX.stl``      printable block of the best ``n_stl`` candidates (one watertight solid)
+``candidates/cand_XXX.inp``      with ``export_abaqus``: Abaqus input file of the unit cell (docs/fem.md)
 ``optimisation_path.png``        predicted and FE-verified objective along the optimisation
 ``property_space.png``           the path in property space against the training cloud
 ``best_candidates.png``          3D renderings + elastic surfaces (or stress-strain curves)
@@ -57,7 +58,7 @@ def load_training_set(data_dir: str | Path, target: str, split_seed: int = 0, sp
 def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: str | Path,
                cfg: InverseDesignConfig | None = None, fe=None, split_seed: int = 0,
                split_fractions=(0.8, 0.1, 0.1), n_stl: int = 3, tessellation=(2, 2, 2),
-               progress: bool = True) -> dict:
+               progress: bool = True, export_abaqus: bool = False) -> dict:
     """Run inverse design with a trained checkpoint and write every output (see module doc)."""
     from trussvae.fem.settings import LinearFESettings
     from trussvae.models import TrussVAE
@@ -70,7 +71,7 @@ def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: 
     target = "linear" if objective.kind == "linear" else "nonlinear"
     adj, off, props, hashes = load_training_set(data_dir, target, split_seed, split_fractions)
     result = run_inverse_design(model, objective, adj, off, props, cfg, fe, progress)
-    results = _write_candidates(result, out, fe, n_stl, tessellation, set(hashes.tolist()))
+    results = _write_candidates(result, out, fe, n_stl, tessellation, set(hashes.tolist()), export_abaqus)
     results.update(checkpoint=str(ckpt_path), data_dir=str(data_dir), config=asdict(cfg), fe=asdict(fe))
     (out / "results.json").write_text(json.dumps(results, indent=1))
     from trussvae.design.report import write_figures, write_report
@@ -80,7 +81,8 @@ def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: 
     return results
 
 
-def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellation, train_hashes: set) -> dict:
+def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellation, train_hashes: set,
+                      export_abaqus: bool = False) -> dict:
     from trussvae.design.export import export_stl
     from trussvae.fem.properties import effective_properties
 
@@ -104,6 +106,10 @@ def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellat
         entry = {**record, "json": str(stem.with_suffix(".json"))}
         if rank < n_stl:
             entry["stl"] = str(export_stl(frame, stem.with_suffix(".stl"), tessellation))
+            if export_abaqus:
+                from trussvae.fem.abaqus import write_abaqus_input
+
+                entry["abaqus"] = str(write_abaqus_input(frame, stem.with_suffix(".inp"), E_s=fe.E_s, nu_s=fe.nu_s))
         if "properties" in fe_results:
             entry["moduli"] = fe_results["properties"]
         else:
