@@ -147,7 +147,7 @@ class Evaluator:
     def score(self, props) -> Evaluation:
         """Loss and feasibility of known FE properties (n, ...) (NaN rows: loss inf, infeasible)."""
         props = np.asarray(props, dtype=float)
-        finite = np.all(np.isfinite(props.reshape(len(props), -1)), axis=1)
+        finite = np.isfinite(props).reshape(len(props), int(np.prod(props.shape[1:]))).all(axis=1)
         loss = np.full(len(props), np.inf)
         feasible = np.zeros(len(props), dtype=bool)
         if finite.any():
