@@ -146,13 +146,19 @@ def _entries(m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, m.indices.astype(np.int64), m.data
 
 
+def _first(m: sp.csr_matrix, bad: np.ndarray) -> tuple[int, int, float]:
+    """(row, col, value) of the first stored entry flagged in ``bad`` (a mask over ``m.data``)."""
+    k = int(np.flatnonzero(bad)[0])
+    return int(np.searchsorted(m.indptr, k, side="right") - 1), int(m.indices[k]), float(m.data[k])
+
+
 def _check_finite(m: sp.csr_matrix, fname: str) -> None:
-    r, c, v = _entries(m)
-    bad = np.flatnonzero(~np.isfinite(v))
-    if bad.size:
-        k = bad[0]
-        raise PaperFormatError(f"{_row(fname, r[k], c[k])}: value {v[k]} is not finite "
-                               f"({bad.size} non-finite entr{'y' if bad.size == 1 else 'ies'} in the file)")
+    bad = ~np.isfinite(m.data)
+    if bad.any():
+        r, c, v = _first(m, bad)
+        n = int(bad.sum())
+        raise PaperFormatError(f"{_row(fname, r, c)}: value {v} is not finite "
+                               f"({n} non-finite entr{'y' if n == 1 else 'ies'} in the file)")
 
 
 def _read_stiffness(path: Path) -> np.ndarray:
@@ -209,7 +215,7 @@ class PaperDataset:
     """
 
     def __init__(self, directory: str | Path, frame: str | None = None, check: bool = True,
-                 check_positions: bool = True, block_size: int = 20000):
+                 check_positions: bool = True, block_size: int = 10000):
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise PaperFormatError(f"{self.directory}: not a directory; expected one holding "
@@ -243,18 +249,18 @@ class PaperDataset:
     # -------------------------------------------------------------- global checks
     def _check_adjacency(self) -> None:
         fname = FILES["adjacency"]
-        r, c, v = _entries(self.adjacency)
-        neg = np.flatnonzero(v < 0)
-        if neg.size:
-            k = neg[0]
-            raise PaperFormatError(f"{_row(fname, r[k], c[k])}: entry {v[k]} is negative; the "
-                                   "paper's binarisation (block + its transpose, non-zero -> 1) needs entries >= 0 "
-                                   "to give a 0/1 adjacency")
-        diag = np.flatnonzero(r % _NN == c)
-        if diag.size:
-            k = diag[0]
-            raise PaperFormatError(f"{_row(fname, r[k], None)}: non-zero diagonal entry {v[k]} (a self-loop of "
-                                   f"paper node {c[k]}): not a strut, cannot be represented in the design space "
+        m = self.adjacency
+        if (m.data < 0).any():
+            r, c, v = _first(m, m.data < 0)
+            raise PaperFormatError(f"{_row(fname, r, c)}: entry {v} is negative; the paper's binarisation (block + "
+                                   "its transpose, non-zero -> 1) needs entries >= 0 to give a 0/1 adjacency")
+        rows = np.arange(m.shape[0])
+        diagonal = m.multiply(sp.csr_matrix((np.ones(m.shape[0]), (rows, rows % _NN)), shape=m.shape)).tocsr()
+        diagonal.eliminate_zeros()
+        if diagonal.nnz:
+            r, c, _ = _first(diagonal, np.ones(diagonal.nnz, bool))
+            raise PaperFormatError(f"{_row(fname, r, None)}: non-zero diagonal entry {m[r, c]} (a self-loop of "
+                                   f"paper node {c}): not a strut, cannot be represented in the design space "
                                    "(the paper's data have a zero diagonal)")
 
     def _check_offset_ranges(self) -> None:
@@ -370,8 +376,11 @@ class PaperDataset:
         """Structures ``start:stop`` in our store layout: adjacency vectors (m, 351) bool (strict upper
         triangle, our node order) and compact offsets (m, 27) (inactive nodes 0)."""
         stop = self.n if stop is None else min(int(stop), self.n)
-        adj, off = self._convert(int(start), stop)
-        return adj[:, octant.TRIU_I, octant.TRIU_J], off
+        parts = [self._convert(s0, min(stop, s0 + self.block_size)) for s0 in range(int(start), stop, self.block_size)]
+        if not parts:
+            return np.zeros((0, octant.N_EDGES_CANDIDATE), bool), np.zeros((0, octant.N_DOF))
+        return (np.concatenate([a[:, octant.TRIU_I, octant.TRIU_J] for a, _ in parts]),
+                np.concatenate([o for _, o in parts]))
 
     def graphs(self, start: int = 0, stop: int | None = None) -> list[TrussGraph]:
         """TrussGraphs of structures ``start:stop`` (all when omitted)."""
