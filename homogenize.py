@@ -4,6 +4,7 @@
     python homogenize.py n=1000 labels=false             # structures only
     python homogenize.py scheduler=tcp://host:8786 ...   # the same job on a running Dask cluster
     python homogenize.py lattice=my_lattice.json         # one lattice: stiffness, moduli, elastic surface
+    python homogenize.py import_paper=DIR out=STORE      # the paper's published files -> a store [labels=true]
 
 Configuration: conf/homogenize.yaml (+ conf/generation, conf/fem). The work is done by library
 functions in trussvae.pipeline; this script only composes the configuration.
@@ -29,6 +30,7 @@ def main(cfg: DictConfig) -> None:
 
     c = OmegaConf.to_container(cfg, resolve=True)
     kind = c["fem"].pop("kind")
+    labels = c["labels"] if c["labels"] is not None else c["import_paper"] is None
     try:
         if kind not in ("linear", "nonlinear"):
             raise ValueError(f"fem.kind must be linear or nonlinear, got {kind!r}")
@@ -42,14 +44,21 @@ def main(cfg: DictConfig) -> None:
                 _print_stiffness(homogenize_lattice_file(c["lattice"], out_dir, fe, c["lattice_relative_density"]),
                                  out_dir)
             return
+        if c["import_paper"] is not None:
+            from trussvae.pipeline import import_paper_dataset, paper_import_summary
+
+            print(paper_import_summary(*import_paper_dataset(c["import_paper"], c["out"], fe if labels else None,
+                                                             c["paper_frame"], c["chunk_size"], c["scheduler"],
+                                                             c["n_workers"], c["progress"])))
+            return
         store = build_labelled_dataset(c["out"], c["n"], c["seed"], c["chunk_size"], c["generation"],
-                                       fe if c["labels"] else None, c["scheduler"], c["n_workers"], c["progress"],
+                                       fe if labels else None, c["scheduler"], c["n_workers"], c["progress"],
                                        c["label_rows"])
     except (ValueError, RuntimeError, TypeError) as exc:
         log.error("%s", exc)
         sys.exit(f"error: {exc}")
-    labelled = f"with {kind} FE labels" if c["labels"] else "structures only"
-    failed = store.meta.get("labels", {}).get(kind, {}).get("n_failed", 0) if c["labels"] else 0
+    labelled = f"with {kind} FE labels" if labels else "structures only"
+    failed = store.meta.get("labels", {}).get(kind, {}).get("n_failed", 0) if labels else 0
     print(f"data set: {len(store)} unique valid lattices ({labelled}; {failed} FE failures) in {store.root}")
 
 
