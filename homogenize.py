@@ -2,6 +2,7 @@
 
     python homogenize.py n=100000 seed=0                 # generate + label into data/lattices_seed0 (resumable)
     python homogenize.py n=1000 labels=false             # structures only
+    python homogenize.py generation=paper n=20000        # the paper's data protocol (20 variants per topology)
     python homogenize.py scheduler=tcp://host:8786 ...   # the same job on a running Dask cluster
     python homogenize.py lattice=my_lattice.json         # one lattice: stiffness, moduli, elastic surface
     python homogenize.py import_paper=DIR out=STORE      # the paper's published files -> a store [labels=true]
@@ -59,7 +60,13 @@ def main(cfg: DictConfig) -> None:
         sys.exit(f"error: {exc}")
     labelled = f"with {kind} FE labels" if labels else "structures only"
     failed = store.meta.get("labels", {}).get(kind, {}).get("n_failed", 0) if labels else 0
-    print(f"data set: {len(store)} unique valid lattices ({labelled}; {failed} FE failures) in {store.root}")
+    if store.meta["generator"].get("name") == "paper":
+        strict = store.meta["strict_validity"]
+        print(f"data set: {len(store)} lattices of {store.meta['n_topologies']} topologies, paper protocol "
+              f"({labelled}; {failed} FE failures; {strict['n_invalid']} kept although our validity rules reject "
+              f"them: {strict['violations']}) in {store.root}")
+    else:
+        print(f"data set: {len(store)} unique valid lattices ({labelled}; {failed} FE failures) in {store.root}")
 
 
 def _print_stiffness(res: dict, out_dir: str) -> None:

@@ -120,12 +120,26 @@ def build_labelled_dataset(out: str | Path, n: int, seed: int, chunk_size: int, 
                            fe, scheduler: str, n_workers: int | None, progress: bool = True,
                            label_rows: int | None = None):
     """Generate (resumably) ``n`` structures into ``out`` and, if ``fe`` is given (Linear- or
-    NonlinearFESettings), FE-label them (only the chunks of the first ``label_rows`` if given)."""
+    NonlinearFESettings), FE-label them (only the chunks of the first ``label_rows`` if given).
+
+    ``generator``: the parameters of :class:`~trussvae.generation.GeneratorConfig`, or, with
+    ``name: paper``, of the paper's protocol (:mod:`trussvae.generation.paper_protocol`)."""
     from trussvae.generation import GeneratorConfig, build_dataset
     from trussvae.generation.label import label_dataset
 
-    store = build_dataset(out, n=n, seed=seed, chunk_size=chunk_size, config=GeneratorConfig.from_dict(generator),
-                          scheduler=scheduler, n_workers=n_workers, progress=progress)
+    generator = dict(generator or {})
+    name = generator.pop("name", "default")
+    if name == "paper":
+        from trussvae.generation.paper_protocol import PaperProtocolConfig, build_paper_dataset
+
+        store = build_paper_dataset(out, n=n, seed=seed, chunk_size=chunk_size,
+                                    config=PaperProtocolConfig.from_dict(generator), scheduler=scheduler,
+                                    n_workers=n_workers, progress=progress)
+    elif name == "default":
+        store = build_dataset(out, n=n, seed=seed, chunk_size=chunk_size, config=GeneratorConfig.from_dict(generator),
+                              scheduler=scheduler, n_workers=n_workers, progress=progress)
+    else:
+        raise ValueError(f"generation.name must be 'default' or 'paper', got {name!r}")
     if fe is not None:
         label_dataset(store, fe, scheduler=scheduler, n_workers=n_workers, progress=progress, max_rows=label_rows)
     return store
