@@ -2,14 +2,15 @@
 
     python design.py target=auxetic                      # minimise nu21 (default target)
     python design.py target=stiff target.quantity=E33    # maximise E33
-    python design.py target=pentamode optimizer.n_steps=400
+    python design.py target=pentamode search.n_steps=400 polish.top=5
     python design.py target=stiffness 'target.values={C1111: 0.03, C2222: 0.03}'
     python design.py target=curve target.mode=softening  # needs a model trained on nonlinear labels
     python design.py ckpt_path=outputs/train/<run>/checkpoints/best.ckpt
 
 Uses the most recent training run (outputs/train, multirun/train) unless told otherwise, and
 writes results.json, candidate JSON/STL files, figures and report.md into the run folder.
-Configuration: conf/design.yaml and conf/target/*.yaml.
+Configuration: conf/design.yaml (search, polish, evolve) and conf/target/*.yaml. Designs are
+verified by FE with the settings of the data set's labels (its meta.json).
 """
 
 from __future__ import annotations
@@ -61,7 +62,6 @@ def main(cfg: DictConfig) -> None:
     from trussvae.design.inverse import InverseDesignConfig
     from trussvae.design.run import design_run, find_latest_run, load_training_set
     from trussvae.design.targets import objective_from_spec
-    from trussvae.fem.settings import LinearFESettings
 
     c = OmegaConf.to_container(cfg, resolve=True)
     run_dir = Path(c["train_run"]) if c["train_run"] else (None if c["ckpt_path"] else find_latest_run())
@@ -74,14 +74,15 @@ def main(cfg: DictConfig) -> None:
     split_seed = settings["split_seed"] if c["split_seed"] is None else c["split_seed"]
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        design_cfg = InverseDesignConfig.from_dict({k: c[k] for k in ("search", "polish", "evolve", "fe_jobs", "seed")})
         train_curves = None
         if c["target"]["name"] == "curve":
-            train_curves = load_training_set(data_dir, "nonlinear", split_seed, settings["split_fractions"])[2]
+            train_curves = load_training_set(data_dir, "nonlinear", split_seed, settings["split_fractions"]).props
         objective = objective_from_spec(c["target"], train_curves)
-        results = design_run(settings["ckpt_path"], data_dir, objective, out_dir,
-                             InverseDesignConfig(**c["optimizer"]), LinearFESettings(**c["fem"]), split_seed,
-                             settings["split_fractions"], c["n_stl"], tuple(c["tessellation"]), c["progress"],
-                             c["export_abaqus"])
+        results = design_run(settings["ckpt_path"], data_dir, objective, out_dir, design_cfg, split_seed=split_seed,
+                             split_fractions=settings["split_fractions"], n_stl=c["n_stl"],
+                             tessellation=tuple(c["tessellation"]), progress=c["progress"],
+                             export_abaqus=c["export_abaqus"])
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         log.error("%s", exc)
         sys.exit(f"design.py: {exc}")
@@ -94,5 +95,16 @@ def main(cfg: DictConfig) -> None:
     print(f"report: {out_dir / 'report.md'}")
 
 
+def _refuse_renamed_overrides(argv) -> None:
+    """Exit with the new key for an override of the old flat ``optimizer.*`` block."""
+    from trussvae.design.inverse import renamed_key_message
+
+    for arg in argv:
+        msg = renamed_key_message(arg.split("=", 1)[0])
+        if msg:
+            sys.exit(f"design.py: {msg}")
+
+
 if __name__ == "__main__":
+    _refuse_renamed_overrides(sys.argv[1:])
     main()

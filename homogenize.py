@@ -2,9 +2,11 @@
 
     python homogenize.py n=100000 seed=0                 # generate + label into data/lattices_seed0 (resumable)
     python homogenize.py n=1000 labels=false             # structures only
+    python homogenize.py generation=paper n=20000        # the paper's data protocol (20 variants per topology)
     python homogenize.py scheduler=tcp://host:8786 ...   # the same job on a running Dask cluster
     python homogenize.py lattice=my_lattice.json         # one lattice: stiffness, moduli, elastic surface
     python homogenize.py lattice=my_lattice.json export=abaqus   # + lattice.inp to check it in Abaqus
+    python homogenize.py import_paper=DIR out=STORE      # the paper's published files -> a store [labels=true]
 
 Configuration: conf/homogenize.yaml (+ conf/generation, conf/fem). The work is done by library
 functions in trussvae.pipeline; this script only composes the configuration.
@@ -30,6 +32,7 @@ def main(cfg: DictConfig) -> None:
 
     c = OmegaConf.to_container(cfg, resolve=True)
     kind = c["fem"].pop("kind")
+    labels = c["labels"] if c["labels"] is not None else c["import_paper"] is None
     try:
         if kind not in ("linear", "nonlinear"):
             raise ValueError(f"fem.kind must be linear or nonlinear, got {kind!r}")
@@ -54,15 +57,28 @@ def main(cfg: DictConfig) -> None:
             return
         if c["export"] is not None:
             raise ValueError("export=abaqus needs lattice=path.json (it exports one lattice)")
+        if c["import_paper"] is not None:
+            from trussvae.pipeline import import_paper_dataset, paper_import_summary
+
+            print(paper_import_summary(*import_paper_dataset(c["import_paper"], c["out"], fe if labels else None,
+                                                             c["paper_frame"], c["chunk_size"], c["scheduler"],
+                                                             c["n_workers"], c["progress"])))
+            return
         store = build_labelled_dataset(c["out"], c["n"], c["seed"], c["chunk_size"], c["generation"],
-                                       fe if c["labels"] else None, c["scheduler"], c["n_workers"], c["progress"],
+                                       fe if labels else None, c["scheduler"], c["n_workers"], c["progress"],
                                        c["label_rows"])
     except (ValueError, RuntimeError, TypeError) as exc:
         log.error("%s", exc)
         sys.exit(f"error: {exc}")
-    labelled = f"with {kind} FE labels" if c["labels"] else "structures only"
-    failed = store.meta.get("labels", {}).get(kind, {}).get("n_failed", 0) if c["labels"] else 0
-    print(f"data set: {len(store)} unique valid lattices ({labelled}; {failed} FE failures) in {store.root}")
+    labelled = f"with {kind} FE labels" if labels else "structures only"
+    failed = store.meta.get("labels", {}).get(kind, {}).get("n_failed", 0) if labels else 0
+    if store.meta["generator"].get("name") == "paper":
+        strict = store.meta["strict_validity"]
+        print(f"data set: {len(store)} lattices of {store.meta['n_topologies']} topologies, paper protocol "
+              f"({labelled}; {failed} FE failures; {strict['n_invalid']} kept although our validity rules reject "
+              f"them: {strict['violations']}) in {store.root}")
+    else:
+        print(f"data set: {len(store)} unique valid lattices ({labelled}; {failed} FE failures) in {store.root}")
 
 
 def _print_stiffness(res: dict, out_dir: str) -> None:

@@ -82,6 +82,8 @@ class Chunk:
     hashes: np.ndarray  # (n,) <U64 canonical hashes
     origin: np.ndarray  # (n,) int8: 0 library (perturbed seed), 1 superposition
     stats: dict
+    #: further per-row arrays stored with the chunk (e.g. ``topology`` of the paper protocol)
+    extra: dict = field(default_factory=dict)
 
     def graphs(self) -> list[TrussGraph]:
         return [arrays_to_graph(a, o) for a, o in zip(self.adjacency, self.offsets)]
