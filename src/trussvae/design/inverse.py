@@ -214,7 +214,7 @@ def _rank(candidates, objective) -> None:
 
 
 def _verify(model, objective, found, cfg, fe):
-    from trussvae.models.repair import repair
+    from trussvae.design_space.repair import repair
 
     graphs, meta = [], []
     seen = set()
