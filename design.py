@@ -33,27 +33,44 @@ NO_MODEL = ("no trained model found (searched outputs/train and multirun/train f
 
 
 def _training_run_settings(run_dir: Path | None, ckpt_path: str | None) -> dict:
-    """Checkpoint, data set and split of a training run (from its metrics.json and .hydra/config.yaml)."""
+    """Checkpoint, data set and split of a training run.
+
+    The checkpoint is ``ckpt_path`` or the run's best (its metrics.json); data set and split come
+    from the checkpoint's own record (:func:`trussvae.models.load_network`). Checkpoints written
+    before the data set was recorded have none: for those only, they are read from the training
+    run's .hydra/config.yaml (data_dir stays None when that is missing too).
+    """
+    from trussvae.models import load_network
+
     out = {"ckpt_path": ckpt_path, "data_dir": None, "split_seed": 0, "split_fractions": [0.8, 0.1, 0.1]}
     if run_dir is None and ckpt_path:
         for parent in Path(ckpt_path).resolve().parents:  # <run>/checkpoints/x.ckpt
             if (parent / ".hydra" / "config.yaml").is_file():
                 run_dir = parent
                 break
-    if run_dir is not None:
-        if out["ckpt_path"] is None:
-            metrics = run_dir / "metrics.json"
-            best = json.loads(metrics.read_text()).get("best_checkpoint") if metrics.is_file() else None
-            if not best:
-                sys.exit(f"design.py: training run {run_dir} has no finished metrics.json with a best checkpoint; "
-                         "pass ckpt_path=<run>/checkpoints/<file>.ckpt")
-            out["ckpt_path"] = best
-        cfg_file = run_dir / ".hydra" / "config.yaml"
-        if cfg_file.is_file():
-            run_cfg = OmegaConf.load(cfg_file)  # ${hydra:...} resolves: we run inside a Hydra app too
-            data = OmegaConf.to_container(run_cfg, resolve=True)["data"]
-            out.update(data_dir=data.get("data_dir"), split_seed=data.get("split_seed", 0),
-                       split_fractions=list(data.get("split_fractions", out["split_fractions"])))
+    if run_dir is not None and out["ckpt_path"] is None:
+        metrics = run_dir / "metrics.json"
+        best = json.loads(metrics.read_text()).get("best_checkpoint") if metrics.is_file() else None
+        if not best:
+            sys.exit(f"design.py: training run {run_dir} has no finished metrics.json with a best checkpoint; "
+                     "pass ckpt_path=<run>/checkpoints/<file>.ckpt")
+        out["ckpt_path"] = best
+    if out["ckpt_path"]:
+        try:
+            _, info = load_network(out["ckpt_path"])
+        except (FileNotFoundError, ValueError) as exc:  # no file, not a trussvae checkpoint, corrupt
+            sys.exit(f"design.py: {exc}")
+        if info["data_dir"]:
+            out.update(data_dir=info["data_dir"], split_seed=info["split_seed"],
+                       split_fractions=list(info["split_fractions"]))
+            return out
+    # old checkpoints only (written before checkpoints recorded their data set): the training run's Hydra config
+    cfg_file = run_dir / ".hydra" / "config.yaml" if run_dir is not None else None
+    if cfg_file is not None and cfg_file.is_file():
+        run_cfg = OmegaConf.load(cfg_file)  # ${hydra:...} resolves: we run inside a Hydra app too
+        data = OmegaConf.to_container(run_cfg, resolve=True)["data"]
+        out.update(data_dir=data.get("data_dir"), split_seed=data.get("split_seed", 0),
+                   split_fractions=list(data.get("split_fractions", out["split_fractions"])))
     return out
 
 

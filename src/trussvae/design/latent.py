@@ -1,7 +1,7 @@
 """Latent exploration: prior samples, neighbourhoods, axis traversals, interpolation (paper Figs. 3-4).
 
 Every function returns a :class:`LatentPath`: the latent points, the decoded trusses, whether
-each decodes into a valid truss (optionally after :func:`trussvae.models.repair.repair`), and
+each decodes into a valid truss (optionally after :func:`trussvae.design_space.repair.repair`), and
 its FE stiffness (NaN where invalid). :func:`path_figure` draws a sheet of structures with
 their elastic surfaces; :func:`path_gif` animates a path.
 """
@@ -104,7 +104,7 @@ def evaluate_path(path: LatentPath, fe=None, repair: bool = True) -> LatentPath:
     """FE stiffness of every decoded truss (repaired first if invalid and ``repair``); NaN otherwise."""
     from trussvae.design.evaluate import fe_properties
     from trussvae.fem.settings import LinearFESettings
-    from trussvae.models.repair import repair as repair_graph
+    from trussvae.design_space.repair import repair as repair_graph
 
     fe = fe or LinearFESettings()
     if not isinstance(fe, LinearFESettings):

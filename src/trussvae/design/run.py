@@ -82,10 +82,10 @@ def load_training_set(data_dir: str | Path, target: str, split_seed: int = 0,
 
 
 def load_model(ckpt_path: str | Path):
-    """The trained network of a checkpoint, on the CPU."""
-    from trussvae.models import TrussVAE
+    """The trained network of a checkpoint (a plain ``nn.Module``, no Lightning), on the CPU."""
+    from trussvae.models import load_network
 
-    return TrussVAE.load_from_checkpoint(str(ckpt_path), map_location="cpu")
+    return load_network(str(ckpt_path), map_location="cpu")[0]
 
 
 def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: str | Path,

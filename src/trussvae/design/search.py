@@ -56,7 +56,7 @@ class SearchConfig:
     threshold: float = 0.5
     #: weight of 0.5 |z|^2 (keeps z where the decoder was trained)
     prior_weight: float = 1e-3
-    #: light repair of invalid decodes (:func:`trussvae.models.repair.repair`)
+    #: light repair of invalid decodes (:func:`trussvae.design_space.repair.repair`)
     repair: bool = True
 
     def __post_init__(self):
@@ -190,7 +190,7 @@ def verify(model, evaluator: Evaluator, found, repair: bool = True) -> tuple[lis
     """FE-verify the decodes ``found`` ((graph, start, step) triples): invalid ones are repaired
     (``repair``) or dropped, duplicates (same design) dropped, failed FE analyses dropped.
     Returns the candidates ranked best first, and the (step, start, FE value) of each."""
-    from trussvae.models.repair import repair as repair_graph
+    from trussvae.design_space.repair import repair as repair_graph
 
     objective = evaluator.objective
     graphs, meta = [], []
