@@ -35,7 +35,7 @@ def _labels_for(graphs) -> dict[str, np.ndarray]:
 
 def write_linear_labels(store) -> None:
     """Label every structure chunk of ``store`` (rows aligned with the chunk's rows)."""
-    from trussvae.generation.generator import arrays_to_graph
+    from trussvae.design_space.truss_graph import arrays_to_graph
 
     for c in store.structure_chunks():
         chunk = store.read_structure_chunk(c)

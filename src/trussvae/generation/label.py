@@ -31,6 +31,7 @@ from functools import partial
 
 import numpy as np
 
+from trussvae.design_space.truss_graph import arrays_to_graph
 from trussvae.fem.settings import LINEAR, NONLINEAR, LinearFESettings, NonlinearFESettings
 from trussvae.io.store import LatticeStore, StoreError
 from trussvae.parallel import run_tasks
@@ -47,8 +48,6 @@ NONLINEAR_LABELS = NONLINEAR
 def _chunk_frames(root: str, chunk_id: int, relative_density: float):
     """``(store, frames, reasons, good)`` of a structure chunk: frames (None + reason where a
     structure cannot be built) and the indices of the good ones."""
-    from trussvae.generation.generator import arrays_to_graph
-
     store = LatticeStore(root)
     data = store.read_structure_chunk(chunk_id)
     frames, reasons = [], []
