@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from trussvae.design_space import TrussGraph
-from trussvae.fem.elasticity import _ORTHO_IDX  # the order of ORTHOTROPIC_NAMES
+from trussvae.fem.elasticity import ORTHOTROPIC_INDEX as _ORTHO_IDX  # the order of ORTHOTROPIC_NAMES
 
 log = logging.getLogger(__name__)
 
