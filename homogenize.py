@@ -27,16 +27,14 @@ log = logging.getLogger("homogenize")
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="homogenize")
 def main(cfg: DictConfig) -> None:
-    from trussvae.fem.settings import LinearFESettings, NonlinearFESettings
+    from trussvae.fem.settings import settings_for
     from trussvae.pipeline import build_labelled_dataset, compress_lattice_file, homogenize_lattice_file
 
     c = OmegaConf.to_container(cfg, resolve=True)
     kind = c["fem"].pop("kind")
     labels = c["labels"] if c["labels"] is not None else c["import_paper"] is None
     try:
-        if kind not in ("linear", "nonlinear"):
-            raise ValueError(f"fem.kind must be linear or nonlinear, got {kind!r}")
-        fe = (LinearFESettings if kind == "linear" else NonlinearFESettings)(**c["fem"])
+        fe = settings_for(kind, **c["fem"])
         if c["lattice"] is not None:
             out_dir = HydraConfig.get().runtime.output_dir
             if c["export"] is not None and (c["export"] != "abaqus" or kind != "linear"):

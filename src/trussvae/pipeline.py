@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trussvae.fem.settings import LinearFESettings
+from trussvae.fem.settings import LinearFESettings, NonlinearFESettings
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +33,12 @@ def _frame_from_file(path, relative_density: float | None, default_density: floa
     return (lattice if relative_density is None else lattice.with_relative_density(relative_density)), None
 
 
-def compress_lattice_file(path: str | Path, out_dir: str | Path, fe, relative_density: float | None = None,
-                          figures: bool = True) -> dict:
+def compress_lattice_file(path: str | Path, out_dir: str | Path, fe: NonlinearFESettings,
+                          relative_density: float | None = None, figures: bool = True) -> dict:
     """Uniaxial compression (``fe``: NonlinearFESettings) of one lattice file; writes ``compression.json``."""
-    from trussvae.fem.nonlinear import uniaxial_compression
-
     frame, graph = _frame_from_file(path, relative_density, fe.relative_density)
-    res = uniaxial_compression(frame, max_strain=fe.max_strain, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam,
-                               confined=fe.confined, imperfection=fe.imperfection, seed=fe.seed,
-                               time_limit=fe.time_limit)
-    result = {"lattice_file": str(path), "fe": {**fe.__dict__, "relative_density": frame.relative_density()},
+    res = fe.compress(frame)
+    result = {"lattice_file": str(path), "fe": {**fe.as_dict(), "relative_density": frame.relative_density()},
               "status": res.status, "reason": res.reason, "max_strain_reached": res.max_strain_reached,
               "strain": res.strain.tolist(), "stress": res.stress.tolist(),
               "path_strain": res.path_strain.tolist(), "path_stress": res.path_stress.tolist(),
@@ -74,17 +70,16 @@ def homogenize_lattice_file(path: str | Path, out_dir: str | Path, fe: LinearFES
     radius of ``fe.relative_density``. A PeriodicFrame keeps its radii unless
     ``relative_density`` is given. Returns the result dict (stiffness, compliance, properties).
     """
-    from trussvae.fem import homogenize
     from trussvae.fem.elasticity import stiffness_to_compliance
     from trussvae.fem.properties import effective_properties
 
     fe = fe or LinearFESettings()
     frame, graph = _frame_from_file(path, relative_density, fe.relative_density)
-    C = homogenize(frame, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam)
+    C = fe.homogenize(frame)
     rho = frame.relative_density()
     result = {
         "lattice_file": str(path),
-        "fe": {**fe.__dict__, "relative_density": rho},
+        "fe": {**fe.as_dict(), "relative_density": rho},
         "stiffness_voigt": C.tolist(),
         "compliance_voigt": stiffness_to_compliance(C).tolist(),
         "properties": effective_properties(C, relative_density=rho, E_s=fe.E_s, nu_s=fe.nu_s),

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from trussvae.data.normalization import LabelNormalizer, fit_normalizer
 from trussvae.data.splits import SPLIT_MODES, load_or_create_split, topology_groups
+from trussvae.fem.elasticity import LABEL_STRAINS, ORTHOTROPIC_NAMES
 from trussvae.io.store import LatticeStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,10 @@ __all__ = ["TrussDataModule", "BatchIndexSampler", "DenseBatchDataset", "LABEL_K
 
 #: which array of which label set is the model target
 LABEL_KEYS = {"linear": ("linear", "orthotropic"), "nonlinear": ("nonlinear", "stress")}
+#: names of the target columns (conventions: :mod:`trussvae.fem.elasticity`)
 LABEL_NAMES = {
-    "linear": ["C1111", "C1122", "C1133", "C2222", "C2233", "C3333", "C2323", "C3131", "C1212"],
-    "nonlinear": [f"sigma_{i:02d}" for i in range(13)],
+    "linear": list(ORTHOTROPIC_NAMES),
+    "nonlinear": [f"sigma_{i:02d}" for i in range(len(LABEL_STRAINS))],
 }
 
 

@@ -103,8 +103,8 @@ def interpolate(model, start: TrussGraph, end: TrussGraph, n: int = 9, method: s
 def evaluate_path(path: LatentPath, fe=None, repair: bool = True) -> LatentPath:
     """FE stiffness of every decoded truss (repaired first if invalid and ``repair``); NaN otherwise."""
     from trussvae.design.evaluate import fe_properties
-    from trussvae.fem.settings import LinearFESettings
     from trussvae.design_space.repair import repair as repair_graph
+    from trussvae.fem.settings import LinearFESettings
 
     fe = fe or LinearFESettings()
     if not isinstance(fe, LinearFESettings):

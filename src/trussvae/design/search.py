@@ -26,7 +26,7 @@ import torch
 
 from trussvae.design.evaluate import Evaluator, design_id, label_kind
 from trussvae.design_space import TrussGraph
-from trussvae.fem.elasticity import _ORTHO_IDX  # the order of ORTHOTROPIC_NAMES
+from trussvae.fem.elasticity import ORTHOTROPIC_INDEX  # the order of ORTHOTROPIC_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ __all__ = ["SearchConfig", "SearchResult", "Candidate", "latent_search", "verify
 def orthotropic_to_voigt(v: torch.Tensor) -> torch.Tensor:
     """(B, 9) orthotropic components (order ``ORTHOTROPIC_NAMES``) -> (B, 6, 6) Voigt stiffness, differentiable."""
     C = v.new_zeros(v.shape[:-1] + (6, 6))
-    for k, (a, b) in enumerate(_ORTHO_IDX):
+    for k, (a, b) in enumerate(ORTHOTROPIC_INDEX):
         C[..., a, b] = v[..., k]
         C[..., b, a] = v[..., k]
     return C

@@ -169,7 +169,7 @@ class LatticeStore:
 
     def graphs(self, indices=None) -> list:
         """TrussGraphs of the given data-set indices (all when None)."""
-        from trussvae.generation.generator import arrays_to_graph
+        from trussvae.design_space.truss_graph import arrays_to_graph  # imports fem: keep the store light
 
         s = self.load_structures()
         idx = range(len(s["hashes"])) if indices is None else indices
