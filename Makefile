@@ -1,5 +1,6 @@
 # trussvae — every target creates .venv and installs what it needs on a fresh machine
-# with only Python 3.11. `make test` is what CI runs (.ci/run).
+# with only Python 3.11. `make test` is what CI runs (.ci/run): the linters (ruff, and the import
+# contracts of .importlinter, see docs/architecture.md), then the fast tests.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,14 +23,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -m "not slow" -q
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks train.py design.py homogenize.py
+	$(BIN)/ruff check src tests benchmarks scripts train.py design.py homogenize.py
+	$(BIN)/lint-imports --no-cache --no-logo
 
 # prints the throughput figures quoted in the README (about 10 minutes on 2 cores)
 bench: $(STAMP)

@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 
 from trussvae.fem import PeriodicFrame, homogenize_many  # noqa: E402
 from trussvae.fem import linear as fem_linear  # noqa: E402
+from trussvae.fem.blas import single_threaded_blas  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parents[1] / "tests/data/reference/lattice_catalogue_abaqus.json"
 
@@ -115,7 +116,7 @@ def main(argv=None):
     packed = fem_linear._pack(frames)
 
     def stage(k):
-        with fem_linear._single_threaded_blas():
+        with single_threaded_blas():
             fem_linear.solve_batch(0, m, *packed, 1.0, 0.3, timo, fem_linear.PIVOT_TOL, k,
                                    fem_linear._DPOTRF, fem_linear._DTRTRS, *out)
 

@@ -35,9 +35,9 @@ def run(step: str, *args: str) -> float:
 def explore(ckpt: str, data_dir: Path, out: Path) -> str:
     from trussvae.design.latent import evaluate_path, interpolate, path_figure
     from trussvae.io import LatticeStore
-    from trussvae.models import TrussVAE
+    from trussvae.models import load_network
 
-    model = TrussVAE.load_from_checkpoint(ckpt, map_location="cpu")
+    model = load_network(ckpt)[0]
     store = LatticeStore(data_dir)
     E11 = store.load_labels("linear")["stiffness"][:, 0, 0]
     lo, hi = int(E11.argmin()), int(E11.argmax())

@@ -65,3 +65,19 @@ def test_config_typo_fails_clearly(tmp_path):
     r = _run("nn=5", cwd=tmp_path)
     assert r.returncode != 0
     assert "nn" in r.stderr
+
+
+def test_single_lattice_abaqus_export(tmp_path):
+    from trussvae.fem.abaqus import frame_from_abaqus
+
+    frame = elementary("bcc").to_frame(relative_density=0.1)
+    path = tmp_path / "bcc.json"
+    frame.to_json(path)
+    r = _run(f"lattice={path}", "export=abaqus", "abaqus_elements=2", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "lattice.inp" in r.stdout
+    rebuilt = frame_from_abaqus(tmp_path / "run" / "lattice.inp")
+    assert rebuilt.n_struts == 2 * frame.n_struts
+    np.testing.assert_allclose(homogenize(rebuilt), homogenize(frame), rtol=0, atol=1e-10 * homogenize(frame).max())
+    bad = _run("export=ansys", f"lattice={path}", f"hydra.run.dir={tmp_path}/run2", cwd=tmp_path)
+    assert bad.returncode != 0 and "export must be null or abaqus" in bad.stderr

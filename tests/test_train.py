@@ -14,6 +14,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
+from trussvae.models import TrussVAE, load_network
 from trussvae.training import REQUIRED_METRICS, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +52,20 @@ def test_train_end_to_end_writes_metrics(labelled_store, tmp_path):
     assert Path(saved["best_checkpoint"]).is_file()
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
     assert list((tmp_path / "run" / "csv").rglob("reconstructions_epoch0000.png"))
+    # the checkpoint records its data set, and loads as a plain network giving the module's outputs
+    net, info = load_network(saved["best_checkpoint"])
+    assert info["data_dir"] == str(Path(labelled_store.root).resolve())
+    assert (info["split_seed"], info["split_fractions"]) == (0, [0.8, 0.1, 0.1])
+    assert info["data_provenance"]["generator"]["seed"] == 0 and info["data_provenance"]["n"] == 300
+    assert 0 < info["n_train"] <= 240 and len(info["train_fingerprint"]) == 64
+    module = TrussVAE.load_from_checkpoint(saved["best_checkpoint"], map_location="cpu").eval()
+    adj = torch.as_tensor(labelled_store.load_structures()["adjacency"][:16], dtype=torch.float32)
+    off = torch.as_tensor(labelled_store.load_structures()["offsets"][:16], dtype=torch.float32)
+    with torch.no_grad():
+        mu, _ = module.encode(adj, off)
+        torch.testing.assert_close(net.encode(adj, off)[0], mu, rtol=0, atol=0)
+        torch.testing.assert_close(net.predict(mu), module.predict(mu), rtol=0, atol=0)
+        torch.testing.assert_close(net.decode(mu), module.decode(mu), rtol=0, atol=0)
 
 
 def test_test_only_uses_the_checkpoints_architecture(labelled_store, tmp_path):

@@ -81,8 +81,8 @@ def _model_kwargs(model_cfg: dict, dm: TrussDataModule) -> dict:
 
 def _check_same_labels(model: TrussVAE, dm: TrussDataModule, ckpt: str) -> None:
     """A checkpoint tested on a data module must predict the labels that data set holds."""
-    if model.hparams.target != dm.target or list(model.property_names) != list(dm.label_names):
-        raise ValueError(f"checkpoint {ckpt} predicts {model.hparams.target!r} labels {list(model.property_names)}, "
+    if model.target != dm.target or list(model.property_names) != list(dm.label_names):
+        raise ValueError(f"checkpoint {ckpt} predicts {model.target!r} labels {list(model.property_names)}, "
                          f"data.target={dm.target!r} gives {list(dm.label_names)}; set data.target to match")
 
 

@@ -22,7 +22,7 @@ def test_make_split_reproducible_and_disjoint():
 def test_split_saved_and_reused(labelled_store):
     dm = TrussDataModule(str(labelled_store.root), batch_size=32, split_seed=11)
     dm.setup("fit")
-    path = split_path(labelled_store.root, 11)
+    path = split_path(labelled_store.root, 11, "random")
     assert path.is_file()
     mtime = path.stat().st_mtime_ns
     dm2 = TrussDataModule(str(labelled_store.root), batch_size=32, split_seed=11)

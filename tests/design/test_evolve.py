@@ -71,3 +71,19 @@ def test_evolve_bad_input(seeds):
         evolve(seeds, obj, mutation_scales=(0.01, -1.0))
     with pytest.raises(ValueError, match="none of the 1 seeds"):
         evolve([seeds[0].replace(adjacency=np.eye(27, dtype=bool))], obj)
+
+
+def test_evolve_config_and_shared_evaluator(seeds):
+    from trussvae.design.evaluate import Evaluator
+    from trussvae.design.evolve import EvolveConfig
+
+    cfg = EvolveConfig(generations=2, population=8, offspring=4)
+    ev = Evaluator(named_target("stiff"))
+    res = evolve(seeds, ev, seed=1, **cfg.kwargs())
+    assert res.n_generations == 2 and res.n_fe_evaluations == ev.n_fe_runs == len(seeds) + 2 * 4
+    again = evolve(seeds, ev, seed=1, **cfg.kwargs())  # every design is in the evaluator's cache
+    assert again.n_fe_evaluations == 0 and again.best_value_history == res.best_value_history
+    for bad, match in (({"generations": -1}, "evolve.generations"), ({"offspring": 0}, "evolve.offspring"),
+                       ({"time_limit": 0}, "evolve.time_limit")):
+        with pytest.raises(ValueError, match=match):
+            EvolveConfig(**bad)

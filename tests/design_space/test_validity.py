@@ -47,7 +47,7 @@ def test_nonfinite_active_node():
     assert code == "nonfinite" and "t0" in reason
 
 
-# inf * 0 in validity._bounds_violations warns for an inactive infinite node (harmless, reported)
+# inf * 0 in validity.bounds_violations warns for an inactive infinite node (harmless, reported)
 @pytest.mark.filterwarnings("ignore:invalid value encountered in multiply:RuntimeWarning")
 def test_nonfinite_inactive_node_is_ignored():
     pos = octant.TEMPLATE_POSITIONS.copy()

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from trussvae.fem.frame import FrameError, PeriodicFrame
+from trussvae.fem.frame import FrameError, PeriodicFrame, merge_collinear, uniform_radius
 
 EYE = np.eye(3)
 
@@ -266,3 +266,62 @@ def test_replace_revalidates():
     with pytest.raises(FrameError, match="radius"):
         bcc().replace(radius=-1.0)
     assert bcc().replace(radius=0.2).radius == 0.2
+
+
+# ----------------------------------------------------------------------------- merge_collinear
+def _split_simple_cubic(radius=0.05, bend=0.0):
+    return PeriodicFrame(
+        EYE,
+        [[0, 0, 0], [0.5, bend, 0]],
+        [[0, 1], [1, 0], [0, 0], [0, 0]],
+        [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]],
+        radius,
+    )
+
+
+def test_merge_collinear_removes_split_node():
+    merged = merge_collinear(_split_simple_cubic())
+    assert (merged.n_nodes, merged.n_struts) == (1, 3)
+    np.testing.assert_allclose(
+        sorted(map(tuple, np.abs(merged.strut_vectors()))), [(0, 0, 1), (0, 1, 0), (1, 0, 0)], atol=1e-12
+    )
+    assert merged.radius == 0.05
+
+
+def test_merge_collinear_keeps_bent_and_unequal_radius_nodes():
+    bent = _split_simple_cubic(bend=0.1)
+    assert merge_collinear(bent) is bent
+    unequal = _split_simple_cubic(radius=[0.05, 0.06, 0.05, 0.05])
+    assert merge_collinear(unequal) is unequal
+
+
+def test_merge_collinear_chain_of_several_nodes_and_design_space_frame():
+    # the x line of the design-space simple cubic with e0 on it: 0, 0.25, 0.5, 0.75 along x
+    f = PeriodicFrame(
+        EYE,
+        [[0, 0, 0], [0.25, 0, 0], [0.5, 0, 0], [0.75, 0, 0]],
+        [[0, 1], [1, 2], [2, 3], [3, 0], [0, 0], [0, 0]],
+        [[0, 0, 0], [0, 0, 0], [0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]],
+    )
+    merged = merge_collinear(f)
+    assert (merged.n_nodes, merged.n_struts) == (1, 3)
+    assert merged.periodic_connectivity() == (1, 3, 1)
+
+
+# ----------------------------------------------------------------------------- uniform_radius
+def test_uniform_radius_gives_the_relative_density_of_frames_and_design_space_graphs():
+    from trussvae.design_space import TrussGraph
+
+    f = bcc()
+    r = uniform_radius(0.1, float(f.strut_lengths().sum()), f.cell_volume())
+    assert f.replace(radius=r).relative_density() == pytest.approx(0.1, rel=1e-12)
+    assert f.with_relative_density(0.1).radius == pytest.approx(r, rel=1e-12)
+    g = TrussGraph.from_edges([("v0", "v1"), ("v0", "v2"), ("v0", "v4")])
+    assert g.to_frame(relative_density=0.1).relative_density() == pytest.approx(0.1, rel=1e-12)
+
+
+@pytest.mark.parametrize("rho, length, match", [(0.0, 1.0, "relative_density"), (1.5, 1.0, "relative_density"),
+                                                (float("nan"), 1.0, "relative_density"), (0.1, 0.0, "length")])
+def test_uniform_radius_rejects_bad_input(rho, length, match):
+    with pytest.raises(FrameError, match=match):
+        uniform_radius(rho, length)

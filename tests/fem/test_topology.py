@@ -1,4 +1,4 @@
-"""Periodic connectivity (components, rank, index) and collinear strut merging on hand cases."""
+"""Periodic connectivity (components, rank, index) on hand cases."""
 
 import itertools
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trussvae.fem.frame import PeriodicFrame
-from trussvae.fem.topology import lattice_index, merge_collinear, periodic_rank_and_components
+from trussvae.fem.topology import lattice_index, periodic_rank_and_components
 
 EYE = np.eye(3)
 AXES = np.eye(3, dtype=int)
@@ -121,43 +121,3 @@ def test_rank_reported_for_the_largest_component():
     struts = [[0, 1], [1, 2], [2, 0], [0, 0], [0, 0], [3, 3]]
     shifts = [[0, 0, 0], [0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]]
     assert conn(4, struts, shifts) == (2, 3, 1)
-
-
-# ----------------------------------------------------------------------------- merge_collinear
-def _split_simple_cubic(radius=0.05, bend=0.0):
-    return PeriodicFrame(
-        EYE,
-        [[0, 0, 0], [0.5, bend, 0]],
-        [[0, 1], [1, 0], [0, 0], [0, 0]],
-        [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]],
-        radius,
-    )
-
-
-def test_merge_collinear_removes_split_node():
-    merged = merge_collinear(_split_simple_cubic())
-    assert (merged.n_nodes, merged.n_struts) == (1, 3)
-    np.testing.assert_allclose(
-        sorted(map(tuple, np.abs(merged.strut_vectors()))), [(0, 0, 1), (0, 1, 0), (1, 0, 0)], atol=1e-12
-    )
-    assert merged.radius == 0.05
-
-
-def test_merge_collinear_keeps_bent_and_unequal_radius_nodes():
-    bent = _split_simple_cubic(bend=0.1)
-    assert merge_collinear(bent) is bent
-    unequal = _split_simple_cubic(radius=[0.05, 0.06, 0.05, 0.05])
-    assert merge_collinear(unequal) is unequal
-
-
-def test_merge_collinear_chain_of_several_nodes_and_design_space_frame():
-    # the x line of the design-space simple cubic with e0 on it: 0, 0.25, 0.5, 0.75 along x
-    f = PeriodicFrame(
-        EYE,
-        [[0, 0, 0], [0.25, 0, 0], [0.5, 0, 0], [0.75, 0, 0]],
-        [[0, 1], [1, 2], [2, 3], [3, 0], [0, 0], [0, 0]],
-        [[0, 0, 0], [0, 0, 0], [0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]],
-    )
-    merged = merge_collinear(f)
-    assert (merged.n_nodes, merged.n_struts) == (1, 3)
-    assert merged.periodic_connectivity() == (1, 3, 1)

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from trussvae.design_space import TrussGraph
+from trussvae.design_space.truss_graph import graph_to_arrays
 from trussvae.fem import homogenize
 from trussvae.fem.elasticity import orthotropic_components
 from trussvae.fem.settings import LinearFESettings
 from trussvae.generation import build_dataset
-from trussvae.generation.generator import graph_to_arrays
 from trussvae.generation.label import label_dataset
 from trussvae.io import LatticeStore, StoreError
 

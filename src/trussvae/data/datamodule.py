@@ -25,7 +25,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from trussvae.data.normalization import LabelNormalizer, fit_normalizer
-from trussvae.data.splits import load_or_create_split
+from trussvae.data.splits import SPLIT_MODES, load_or_create_split, topology_groups
+from trussvae.fem.elasticity import LABEL_STRAINS, ORTHOTROPIC_NAMES
 from trussvae.io.store import LatticeStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,10 @@ __all__ = ["TrussDataModule", "BatchIndexSampler", "DenseBatchDataset", "LABEL_K
 
 #: which array of which label set is the model target
 LABEL_KEYS = {"linear": ("linear", "orthotropic"), "nonlinear": ("nonlinear", "stress")}
+#: names of the target columns (conventions: :mod:`trussvae.fem.elasticity`)
 LABEL_NAMES = {
-    "linear": ["C1111", "C1122", "C1133", "C2222", "C2233", "C3333", "C2323", "C3131", "C1212"],
-    "nonlinear": [f"sigma_{i:02d}" for i in range(13)],
+    "linear": list(ORTHOTROPIC_NAMES),
+    "nonlinear": [f"sigma_{i:02d}" for i in range(len(LABEL_STRAINS))],
 }
 
 
@@ -88,7 +90,9 @@ class TrussDataModule(pl.LightningDataModule):
         target: ``"linear"`` (9 orthotropic stiffness components) or ``"nonlinear"`` (13 stresses).
         batch_size: global batch size (divided by the number of devices under DDP). Default 512.
         split_fractions: train/val/test fractions (default 0.8/0.1/0.1).
-        split_seed: seed of the split; the split is saved as ``splits/split_seed{seed}.npz``.
+        split_seed: seed of the split; saved as ``splits/split_<split>_seed{seed}.npz``.
+        split: ``"random"`` (by structure, the paper) | ``"topology"`` (every variant of a topology in
+            one split), see :mod:`trussvae.data.splits`.
         label_transform: ``"none"`` (default) | ``"auto"`` | ``"log"`` (see :mod:`trussvae.data.normalization`).
         shuffle_seed: seed of the per-epoch shuffling of the training batches.
         num_workers, pin_memory: passed to the DataLoaders (0 workers is fastest for in-memory data).
@@ -96,10 +100,13 @@ class TrussDataModule(pl.LightningDataModule):
 
     def __init__(self, data_dir: str, target: str = "linear", batch_size: int = 512,
                  split_fractions=(0.8, 0.1, 0.1), split_seed: int = 0, label_transform: str = "none",
-                 shuffle_seed: int = 0, num_workers: int = 0, pin_memory: bool = False):
+                 shuffle_seed: int = 0, num_workers: int = 0, pin_memory: bool = False, split: str = "random"):
         super().__init__()
         if target not in LABEL_KEYS:
             raise ValueError(f"data.target must be one of {list(LABEL_KEYS)}, got {target!r}")
+        if split not in SPLIT_MODES:
+            raise ValueError(f"data.split must be one of {list(SPLIT_MODES)}, got {split!r}")
+        self.split = split
         self.data_dir = str(data_dir)
         self.target = target
         self.batch_size = int(batch_size)
@@ -155,7 +162,8 @@ class TrussDataModule(pl.LightningDataModule):
             return
         structures, y, ok = self._open()
         n = len(y)
-        split = load_or_create_split(self.data_dir, n, self.split_fractions, self.split_seed)
+        groups = topology_groups(structures) if self.split == "topology" else None
+        split = load_or_create_split(self.data_dir, n, self.split_fractions, self.split_seed, self.split, groups)
         split = {s: idx[ok[idx]] for s, idx in split.items()}
         if len(split["train"]) < 2:
             raise ValueError(f"{self.data_dir}: only {len(split['train'])} training rows with valid labels")

@@ -35,9 +35,39 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trussvae.design.evaluate import Evaluator, design_id, rank_key
+from trussvae.design.polish import topology_neighbours
 from trussvae.design_space import TrussGraph, octant
 
-__all__ = ["evolve", "EvolveResult"]
+__all__ = ["evolve", "EvolveConfig", "EvolveResult"]
+
+
+@dataclass(frozen=True)
+class EvolveConfig:
+    """The evolution stage of a design run (``evolve:`` in ``conf/design.yaml``)."""
+
+    #: generations after the polish (0 = off)
+    generations: int = 0
+    #: designs kept per generation (at most 6 per strut set)
+    population: int = 60
+    #: new designs (one FE batch) per generation
+    offspring: int = 48
+    #: seconds; the evolution stops after the first generation that ends past it (None: no limit)
+    time_limit: float | None = None
+
+    def __post_init__(self):
+        if int(self.generations) < 0:
+            raise ValueError(f"evolve.generations must be >= 0, got {self.generations}")
+        for name in ("population", "offspring"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"evolve.{name} must be >= 1, got {getattr(self, name)}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"evolve.time_limit must be positive seconds or null, got {self.time_limit}")
+
+    def kwargs(self) -> dict:
+        """The keyword arguments of :func:`evolve` these settings stand for."""
+        return {"generations": self.generations, "population": self.population, "offspring": self.offspring,
+                "time_limit": self.time_limit}
 
 
 @dataclass
@@ -55,26 +85,22 @@ class EvolveResult:
     n_generations: int = 0
 
 
-def _key(graph: TrussGraph) -> tuple[bytes, bytes]:
-    return graph.adjacency.tobytes(), np.round(graph.offsets, 6).tobytes()
-
-
 def evolve(seeds, objective, fe=None, generations: int = 100, population: int = 60, offspring: int = 48,
            max_per_topology: int = 6, mutation_scales=(0.005, 0.02, 0.06), seed: int = 0, n_jobs: int = 1,
            time_limit: float | None = None, margin: float = 1e-3, seed_props=None) -> EvolveResult:
     """Evolve the designs ``seeds`` (TrussGraphs) for ``objective`` by FE; see the module doc.
 
+    ``objective``: the objective, or an :class:`~trussvae.design.evaluate.Evaluator` of it (its FE
+    settings and cache); ``fe``/``n_jobs``: FE settings and worker processes for a bare objective
+    (default settings: those of the objective's kind). Designs are told apart by
+    :func:`~trussvae.design.evaluate.design_id`, ranked by :func:`~trussvae.design.evaluate.rank_key`.
     ``seed_props``: the seeds' FE properties if already known (saves their FE runs), else None.
-    ``fe``: FE settings (default :class:`~trussvae.generation.label.LinearFESettings`).
 
     Raises
     ------
     ValueError
         If a size is not positive, or no seed is a valid truss with a finite FE response.
     """
-    from trussvae.design.polish import _evaluate, topology_neighbours
-    from trussvae.fem.settings import LinearFESettings
-
     for name, v in (("population", population), ("offspring", offspring), ("max_per_topology", max_per_topology)):
         if int(v) < 1:
             raise ValueError(f"evolve: {name} must be >= 1, got {v}")
@@ -83,36 +109,32 @@ def evolve(seeds, objective, fe=None, generations: int = 100, population: int = 
     scales = np.asarray(mutation_scales, dtype=float)
     if scales.ndim != 1 or len(scales) == 0 or not np.all(scales > 0):
         raise ValueError(f"evolve: mutation_scales must be positive numbers, got {mutation_scales!r}")
-    fe = fe or LinearFESettings()
+    ev = Evaluator.of(objective, fe, n_jobs)
+    objective = ev.objective
     rng = np.random.default_rng(seed)
     bound = 0.5 - margin
     free_node = octant.DOF_INDEX[:, 0]
     t0 = time.perf_counter()
     n_fe = 0
-    pool: dict = {}  # key -> (rank key, graph, props)
+    pool: dict = {}  # design id -> (rank key, graph, props)
     seen: set = set()
-
-    def rank(loss, props):
-        ok = bool(np.isfinite(loss)) and bool(objective.feasible(props))
-        return (not ok, float(loss))
 
     def add(graphs, props=None):
         nonlocal n_fe
         if props is None:
-            loss, props, n = _evaluate(graphs, objective, fe, n_jobs)
-            n_fe += n
+            e = ev.evaluate(graphs)
+            n_fe += e.n_fe
         else:
-            props = np.asarray(props, dtype=float)
-            loss = np.array([float(objective.loss(p)) if np.all(np.isfinite(p)) else np.inf for p in props])
-        for g, p, lo in zip(graphs, props, loss):
-            seen.add(_key(g))
+            e = ev.score(props)
+        for g, p, lo, f in zip(graphs, e.props, e.loss, e.feasible):
+            seen.add(design_id(g))
             if np.isfinite(lo):
-                pool[_key(g)] = (rank(lo, p), g, p)
+                pool[design_id(g)] = (rank_key(lo, f), g, p)
 
     def trim():
         kept, per_topology = {}, {}
         for k, item in sorted(pool.items(), key=lambda kv: kv[1][0]):
-            a = k[0]
+            a = item[1].adjacency.tobytes()  # the strut set
             if per_topology.get(a, 0) >= max_per_topology:
                 continue
             per_topology[a] = per_topology.get(a, 0) + 1
@@ -128,7 +150,7 @@ def evolve(seeds, objective, fe=None, generations: int = 100, population: int = 
     unique = {}  # the first of each distinct valid seed
     for k, g in enumerate(seeds):
         if g is not None and g.n_struts and g.is_valid():
-            unique.setdefault(_key(g), k)
+            unique.setdefault(design_id(g), k)
     order = sorted(unique.values())
     if seed_props is not None:
         add([seeds[k] for k in order], np.asarray(seed_props)[order])
@@ -175,8 +197,8 @@ def evolve(seeds, objective, fe=None, generations: int = 100, population: int = 
                     g = mutate_offsets(g, float(rng.choice(scales)))
             else:
                 g = crossover(tournament(), tournament())
-            if g.n_struts and _key(g) not in seen and g.is_valid():
-                seen.add(_key(g))
+            if g.n_struts and design_id(g) not in seen and g.is_valid():
+                seen.add(design_id(g))
                 return g
         return None
 

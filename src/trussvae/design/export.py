@@ -1,10 +1,9 @@
 """Printable geometry: a tessellated block of a periodic frame as a triangle mesh (STL).
 
-Every strut becomes a cylinder of its radius and every node a sphere of the largest radius of
-its struts (smooth, watertight joints), for the block of ``tessellation`` cells clipped to its
-bounding box so that the printed part has flat faces. The pieces are concatenated, not
-boolean-unioned: overlapping closed shells are what slicers expect from lattice STLs (a union
-would need an external CSG engine).
+By default (``solid=True``) the block is ONE watertight solid: the boolean union of strut
+cylinders and node spheres, cut to the block (:mod:`trussvae.viz.solid`, manifold3d). With
+``solid=False`` the older preview: the same pieces (struts clipped as segments) concatenated as
+overlapping closed shells, not watertight as a whole.
 """
 
 from __future__ import annotations
@@ -33,9 +32,15 @@ def _clip(p: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     return p + t0 * d, p + t1 * d
 
 
-def frame_to_mesh(frame, tessellation=(1, 1, 1), scale: float = 1.0, sections: int = 16, node_spheres: bool = True):
+def frame_to_mesh(frame, tessellation=(1, 1, 1), scale: float = 1.0, sections: int = 16, node_spheres: bool = True,
+                  solid: bool = True):
     """A ``trimesh.Trimesh`` of ``tessellation`` cells of ``frame`` (lengths x ``scale``)."""
     import trimesh
+
+    if solid:
+        from trussvae.viz.solid import solid_mesh
+
+        return solid_mesh(frame, tessellation, scale, sections, node_spheres)
 
     n = np.asarray(tessellation, dtype=np.int64)
     if n.shape != (3,) or np.any(n < 1):

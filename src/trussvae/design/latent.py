@@ -1,7 +1,7 @@
 """Latent exploration: prior samples, neighbourhoods, axis traversals, interpolation (paper Figs. 3-4).
 
 Every function returns a :class:`LatentPath`: the latent points, the decoded trusses, whether
-each decodes into a valid truss (optionally after :func:`trussvae.models.repair.repair`), and
+each decodes into a valid truss (optionally after :func:`trussvae.design_space.repair.repair`), and
 its FE stiffness (NaN where invalid). :func:`path_figure` draws a sheet of structures with
 their elastic surfaces; :func:`path_gif` animates a path.
 """
@@ -102,22 +102,23 @@ def interpolate(model, start: TrussGraph, end: TrussGraph, n: int = 9, method: s
 
 def evaluate_path(path: LatentPath, fe=None, repair: bool = True) -> LatentPath:
     """FE stiffness of every decoded truss (repaired first if invalid and ``repair``); NaN otherwise."""
-    from trussvae.fem import homogenize_many
+    from trussvae.design.evaluate import fe_properties
+    from trussvae.design_space.repair import repair as repair_graph
     from trussvae.fem.settings import LinearFESettings
-    from trussvae.models.repair import repair as repair_graph
 
     fe = fe or LinearFESettings()
+    if not isinstance(fe, LinearFESettings):
+        raise ValueError(f"evaluate_path computes stiffness: fe must be LinearFESettings, got {type(fe).__name__}")
     final, fixed = [], []
     for g, ok in zip(path.graphs, path.valid):
         h = g if ok else (repair_graph(g) if repair else None)
         good = h is not None and h.is_valid()
         final.append(h if good else None)
         fixed.append(bool(good and not ok))
-    frames = [g.to_frame(relative_density=fe.relative_density) for g in final if g is not None]
     C = np.full((len(final), 6, 6), np.nan)
-    if frames:
-        C[[i for i, g in enumerate(final) if g is not None]] = homogenize_many(
-            frames, E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam, errors="nan")
+    rows = [i for i, g in enumerate(final) if g is not None]
+    if rows:
+        C[rows] = fe_properties([final[i] for i in rows], fe)
     path.final, path.repaired, path.stiffness = final, np.array(fixed), C
     return path
 

@@ -24,12 +24,12 @@ loss, computed by FE, with two kinds of moves that both keep the truss valid:
 * **orientation** (``orient=True``): the start's 5 axis permutations are tried first; the
   targets are directional (E22, nu21, compression along e3) and a design may be best turned.
 
-Linear objectives (:class:`~trussvae.design.targets.Objective`) are evaluated by
-:func:`~trussvae.fem.homogenize_many` (``fe``: :class:`~trussvae.generation.label.LinearFESettings`),
-curve objectives (:class:`~trussvae.design.targets.CurveObjective`) by the nonlinear compression
-test :func:`~trussvae.fem.nonlinear.compression_labels` (the 13-point stress vector; ``n_jobs``
-processes). A nonlinear FD step is larger (``fd_step`` 5e-3 by default) because the
-path-following solver converges to ``tol=1e-7``.
+Every design is judged by an :class:`~trussvae.design.evaluate.Evaluator` (FE settings, cache,
+feasibility): linear objectives (:class:`~trussvae.design.targets.Objective`) by linear
+homogenization, curve objectives (:class:`~trussvae.design.targets.CurveObjective`) by the
+nonlinear compression test (the 13-point stress vector). A nonlinear FD step is larger
+(``fd_step`` 5e-3 by default) because the path-following solver converges to ``tol=1e-7``.
+:class:`PolishConfig` holds the settings a design run uses (``polish:`` in ``conf/design.yaml``).
 """
 
 from __future__ import annotations
@@ -39,9 +39,46 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trussvae.design.evaluate import Evaluator
 from trussvae.design_space import TrussGraph, octant
 
-__all__ = ["polish", "PolishResult", "topology_neighbours"]
+__all__ = ["polish", "PolishConfig", "PolishResult", "topology_neighbours"]
+
+OFFSET_SEARCHES = ("auto", "gradient", "pattern")
+
+
+@dataclass(frozen=True)
+class PolishConfig:
+    """The polish stage of a design run (``polish:`` in ``conf/design.yaml``)."""
+
+    #: polish the best ``top`` candidates (0 = off)
+    top: int = 0
+    #: accepted moves per candidate (offset steps + topology moves)
+    steps: int = 20
+    #: also try single-strut edits (greedy topology search)
+    topology: bool = True
+    #: the topology moves also add a node (a brace of two struts, or a kink through it)
+    nodes: bool = True
+    #: offset search: auto (gradient for linear, pattern for curve targets) | gradient | pattern
+    offsets: str = "auto"
+    #: refine the offsets of the k best topology edits before choosing one (1: the best raw edit)
+    refine_top: int = 1
+    #: first try the 5 axis permutations of each candidate
+    orient: bool = False
+
+    def __post_init__(self):
+        for name in ("top", "steps"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"polish.{name} must be >= 0, got {getattr(self, name)}")
+        if int(self.refine_top) < 1:
+            raise ValueError(f"polish.refine_top must be >= 1, got {self.refine_top}")
+        if self.offsets not in OFFSET_SEARCHES:
+            raise ValueError(f"polish.offsets must be one of {OFFSET_SEARCHES}, got {self.offsets!r}")
+
+    def kwargs(self) -> dict:
+        """The keyword arguments of :func:`polish` these settings stand for."""
+        return {"n_steps": self.steps, "topology_moves": self.topology, "node_moves": self.nodes,
+                "offset_search": self.offsets, "refine_top": self.refine_top, "orient": self.orient}
 
 
 @dataclass
@@ -54,22 +91,6 @@ class PolishResult:
     n_fe_evaluations: int = 0
     n_offset_steps: int = 0
     n_topology_moves: int = 0
-
-
-def _evaluate(graphs, objective, fe, n_jobs: int = 1):
-    """Loss (inf where invalid / FE fails) and FE properties of ``graphs`` (None entries allowed)."""
-    from trussvae.design.inverse import _fe_props
-
-    idx = [k for k, g in enumerate(graphs) if g is not None and g.is_valid()]
-    shape = (6, 6) if objective.kind == "linear" else (13,)
-    loss = np.full(len(graphs), np.inf)
-    props = np.full((len(graphs), *shape), np.nan)
-    if idx:
-        for k, p in zip(idx, _fe_props([graphs[k] for k in idx], objective, fe, n_jobs)):
-            if np.all(np.isfinite(p)):
-                props[k] = p
-                loss[k] = float(objective.loss(p))
-    return loss, props, len(idx)
 
 
 def topology_neighbours(graph: TrussGraph, node_moves: bool = False, n_near: int = 6) -> list[TrussGraph]:
@@ -126,11 +147,12 @@ def polish(graph: TrussGraph, objective, fe=None, n_steps: int = 20, fd_step: fl
     ``refine_top`` best edits (by the loss at unchanged offsets) with the offset search; 1 keeps
     the best raw edit only. ``orient``: first try the 5 axis permutations of the start
     (:meth:`~trussvae.design_space.TrussGraph.permute_axes`) and keep the best orientation.
-    ``fe``: FE settings with ``relative_density``, ``E_s``, ``nu_s``, ``beam`` (default
-    :class:`~trussvae.generation.label.LinearFESettings`)."""
-    from trussvae.fem.settings import LinearFESettings
-
-    fe = fe or LinearFESettings()
+    ``objective``: the objective, or an :class:`~trussvae.design.evaluate.Evaluator` of it (its FE
+    settings and cache); ``fe``: FE settings for a bare objective (default: those of the
+    objective's kind); ``n_jobs``: FE worker processes for a bare objective. ``n_fe_evaluations``
+    counts the FE analyses run (designs already in the evaluator's cache cost none)."""
+    ev = Evaluator.of(objective, fe, n_jobs)
+    objective = ev.objective
     if fd_step is None:
         fd_step = 1e-3 if objective.kind == "linear" else 5e-3
     if offset_search == "auto":
@@ -140,19 +162,19 @@ def polish(graph: TrussGraph, objective, fe=None, n_steps: int = 20, fd_step: fl
     bound = 0.5 - margin
 
     def evaluate(graphs):
-        loss, props, n = _evaluate(graphs, objective, fe, n_jobs)
-        res.n_fe_evaluations += n
+        e = ev.evaluate(graphs)
+        res.n_fe_evaluations += e.n_fe
+        loss = e.loss.copy()
         if keep_feasible:  # a feasible start stays feasible (the penalty alone may trade it away)
-            for k in np.flatnonzero(np.isfinite(loss)):
-                if not objective.feasible(props[k]):
-                    loss[k] = np.inf
-        return loss, props
+            loss[~e.feasible] = np.inf
+        return loss, e.props
 
-    loss0, P0, n0 = _evaluate([graph], objective, fe, n_jobs)
-    if not np.isfinite(loss0[0]):
+    first = ev.evaluate([graph])
+    if not np.isfinite(first.loss[0]):
         raise ValueError("polish: the starting truss is invalid or its FE analysis failed")
-    keep_feasible = bool(objective.feasible(P0[0]))
-    res = PolishResult(graph, P0[0], [float(loss0[0])], [float(objective.value(P0[0]))], n0)
+    keep_feasible = bool(first.feasible[0])
+    P0 = first.props
+    res = PolishResult(graph, P0[0], [float(first.loss[0])], [float(objective.value(P0[0]))], first.n_fe)
 
     def accept(g, loss, props):
         res.graph, res.props = g, props

@@ -5,7 +5,8 @@ Outputs in ``out_dir``:
 ``results.json``                 target, best_training_value, candidates ranked by FE value (each
                                  with its ``origin``: latent or evolve), the evolution's record
 ``candidates/cand_XXX.json``     truss graph + periodic frame + FE results of each candidate
-``candidates/cand_XXX.stl``      printable block of the best ``n_stl`` candidates
+``candidates/cand_XXX.stl``      printable block of the best ``n_stl`` candidates (one watertight solid)
+``candidates/cand_XXX.inp``      with ``export_abaqus``: Abaqus input file of the unit cell (docs/fem.md)
 ``optimisation_path.png``        predicted and FE-verified objective along the optimisation
 ``property_space.png``           the path in property space against the training cloud
 ``best_candidates.png``          3D renderings + elastic surfaces (or stress-strain curves)
@@ -16,17 +17,19 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from trussvae.design.evaluate import label_kind
 from trussvae.design.inverse import DesignResult, InverseDesignConfig, run_inverse_design
 from trussvae.design.targets import STRAIN_POINTS, CurveObjective
+from trussvae.fem.settings import FESettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_training_set", "design_run", "find_latest_run"]
+__all__ = ["TrainingSet", "load_training_set", "load_model", "design_run", "find_latest_run"]
 
 
 def find_latest_run(roots=("outputs/train", "multirun/train")) -> Path | None:
@@ -36,51 +39,83 @@ def find_latest_run(roots=("outputs/train", "multirun/train")) -> Path | None:
     return max(runs, key=lambda r: (r / "metrics.json").stat().st_mtime) if runs else None
 
 
-def load_training_set(data_dir: str | Path, target: str, split_seed: int = 0, split_fractions=(0.8, 0.1, 0.1)):
-    """(adjacency, offsets, properties, hashes) of the training split with valid labels.
+@dataclass
+class TrainingSet:
+    """The training split with valid labels, and the FE settings its labels were made with."""
 
-    ``properties``: (N, 6, 6) stiffness for ``target="linear"``, (N, 13) stresses for ``"nonlinear"``.
+    adjacency: np.ndarray  # (N, 351) float32
+    offsets: np.ndarray  # (N, 27)
+    #: (N, 6, 6) stiffness (linear labels) or (N, 13) stresses (nonlinear labels)
+    props: np.ndarray
+    hashes: np.ndarray  # (N,) canonical hashes
+    #: the data set's FE settings of these labels (``meta.json``: ``labels.<kind>.fe``)
+    fe: FESettings
+
+
+def load_training_set(data_dir: str | Path, target: str, split_seed: int = 0,
+                      split_fractions=(0.8, 0.1, 0.1)) -> TrainingSet:
+    """The training split of the data set ``data_dir`` with valid ``target`` labels (``"linear"``
+    or ``"nonlinear"``), and the FE settings with which those labels were made.
+
+    Raises
+    ------
+    ValueError
+        If ``meta.json`` does not record the FE settings of the ``target`` labels.
     """
     from trussvae.data.splits import load_or_create_split
+    from trussvae.fem.settings import settings_from_meta
     from trussvae.io import LatticeStore
 
     store = LatticeStore(data_dir)
+    try:
+        fe = settings_from_meta(store.meta, target)
+    except ValueError as exc:
+        raise ValueError(f"{data_dir}: {exc}") from None
     s = store.load_structures()
     labels = store.load_labels(target, allow_partial=target == "nonlinear")  # nonlinear: often a subset
     props = labels["stiffness"] if target == "linear" else labels["stress"]
     ok = labels["ok"].astype(bool) & np.all(np.isfinite(props.reshape(len(props), -1)), axis=1)
     train = load_or_create_split(data_dir, len(ok), split_fractions, split_seed)["train"]
     train = train[ok[train]]
-    return s["adjacency"][train].astype(np.float32), s["offsets"][train], props[train], s["hashes"][train]
+    return TrainingSet(s["adjacency"][train].astype(np.float32), s["offsets"][train], props[train],
+                       s["hashes"][train], fe)
+
+
+def load_model(ckpt_path: str | Path):
+    """The trained network of a checkpoint (a plain ``nn.Module``, no Lightning), on the CPU."""
+    from trussvae.models import load_network
+
+    return load_network(str(ckpt_path), map_location="cpu")[0]
 
 
 def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: str | Path,
-               cfg: InverseDesignConfig | None = None, fe=None, split_seed: int = 0,
+               cfg: InverseDesignConfig | None = None, split_seed: int = 0,
                split_fractions=(0.8, 0.1, 0.1), n_stl: int = 3, tessellation=(2, 2, 2),
-               progress: bool = True) -> dict:
-    """Run inverse design with a trained checkpoint and write every output (see module doc)."""
-    from trussvae.fem.settings import LinearFESettings
-    from trussvae.models import TrussVAE
+               progress: bool = True, export_abaqus: bool = False) -> dict:
+    """Run inverse design with a trained checkpoint and write every output (see module doc).
 
-    fe = fe or LinearFESettings()
+    Designs are verified with the FE settings of the data set's labels (its ``meta.json``)."""
     cfg = cfg or InverseDesignConfig()
     out = Path(out_dir)
     (out / "candidates").mkdir(parents=True, exist_ok=True)
-    model = TrussVAE.load_from_checkpoint(str(ckpt_path), map_location="cpu")
-    target = "linear" if objective.kind == "linear" else "nonlinear"
-    adj, off, props, hashes = load_training_set(data_dir, target, split_seed, split_fractions)
-    result = run_inverse_design(model, objective, adj, off, props, cfg, fe, progress)
-    results = _write_candidates(result, out, fe, n_stl, tessellation, set(hashes.tolist()))
-    results.update(checkpoint=str(ckpt_path), data_dir=str(data_dir), config=asdict(cfg), fe=asdict(fe))
+    model = load_model(ckpt_path)
+    train = load_training_set(data_dir, label_kind(objective), split_seed, split_fractions)
+    fe = train.fe
+    log.info("FE settings of the data set's %s labels: %s", fe.kind, fe.as_dict())
+    result = run_inverse_design(model, objective, train.adjacency, train.offsets, train.props, cfg, fe, progress)
+    results = _write_candidates(result, out, fe, n_stl, tessellation, set(train.hashes.tolist()),
+                                export_abaqus)
+    results.update(checkpoint=str(ckpt_path), data_dir=str(data_dir), config=asdict(cfg), fe=fe.as_dict())
     (out / "results.json").write_text(json.dumps(results, indent=1))
     from trussvae.design.report import write_figures, write_report
 
-    write_figures(result, props, out)
+    write_figures(result, train.props, out)
     write_report(results, out)
     return results
 
 
-def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellation, train_hashes: set) -> dict:
+def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellation, train_hashes: set,
+                      export_abaqus: bool = False) -> dict:
     from trussvae.design.export import export_stl
     from trussvae.fem.properties import effective_properties
 
@@ -104,6 +139,10 @@ def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellat
         entry = {**record, "json": str(stem.with_suffix(".json"))}
         if rank < n_stl:
             entry["stl"] = str(export_stl(frame, stem.with_suffix(".stl"), tessellation))
+            if export_abaqus:
+                from trussvae.fem.abaqus import write_abaqus_input
+
+                entry["abaqus"] = str(write_abaqus_input(frame, stem.with_suffix(".inp"), E_s=fe.E_s, nu_s=fe.nu_s))
         if "properties" in fe_results:
             entry["moduli"] = fe_results["properties"]
         else:

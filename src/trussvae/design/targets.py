@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trussvae.fem import elasticity as el
 from trussvae.fem.nonlinear import LABEL_STRAINS
 
 __all__ = ["quantity", "QUANTITIES", "Term", "Constraint", "Objective", "CurveObjective", "named_target",
@@ -25,31 +26,9 @@ STRAIN_POINTS = tuple(round(float(e), 3) for e in LABEL_STRAINS)  # the 13 label
 
 _E = {"E11": 0, "E22": 1, "E33": 2}
 _G = {"G23": 3, "G13": 4, "G12": 5}
-_C = {"C1111": (0, 0), "C1122": (0, 1), "C1133": (0, 2), "C2222": (1, 1), "C2233": (1, 2), "C3333": (2, 2),
-      "C2323": (3, 3), "C3131": (4, 4), "C1212": (5, 5)}
+_C = dict(zip(el.ORTHOTROPIC_NAMES, el.ORTHOTROPIC_INDEX))
 QUANTITIES = (tuple(_E) + tuple(_G) + tuple(f"nu{i}{j}" for i in (1, 2, 3) for j in (1, 2, 3) if i != j)
               + ("K_V", "G_V", "K_V/G_V") + tuple(_C))
-
-
-def _inv(C):
-    try:
-        import torch
-
-        if isinstance(C, torch.Tensor):
-            return torch.linalg.inv(C)
-    except ImportError:  # pragma: no cover
-        pass
-    return np.linalg.inv(C)
-
-
-def _k_v(C):
-    return (C[..., 0, 0] + C[..., 1, 1] + C[..., 2, 2] + 2 * (C[..., 0, 1] + C[..., 0, 2] + C[..., 1, 2])) / 9
-
-
-def _g_v(C):
-    normal = C[..., 0, 0] + C[..., 1, 1] + C[..., 2, 2]
-    off = C[..., 0, 1] + C[..., 0, 2] + C[..., 1, 2]
-    return (normal - off + 3 * (C[..., 3, 3] + C[..., 4, 4] + C[..., 5, 5])) / 15
 
 
 def quantity(name: str, C):
@@ -58,17 +37,14 @@ def quantity(name: str, C):
         a, b = _C[name]
         return C[..., a, b]
     if name in ("K_V", "G_V", "K_V/G_V"):
-        k, g = _k_v(C), _g_v(C)
+        k, g = el.voigt_bulk_modulus(C), el.voigt_shear_modulus(C)
         return {"K_V": k, "G_V": g, "K_V/G_V": k / g}[name]
-    if name in _E or name in _G or (len(name) == 4 and name.startswith("nu")):
-        S = _inv(C)
-        if name in _E:
-            return 1.0 / S[..., _E[name], _E[name]]
-        if name in _G:
-            return 1.0 / S[..., _G[name], _G[name]]
-        i, j = int(name[2]) - 1, int(name[3]) - 1
-        if i != j and 0 <= i < 3 and 0 <= j < 3:
-            return -S[..., j, i] / S[..., i, i]
+    if name in _E:
+        return el.youngs_moduli(C)[..., _E[name]]
+    if name in _G:
+        return el.shear_moduli(C)[..., _G[name] - 3]
+    if len(name) == 4 and name.startswith("nu") and name[2] in "123" and name[3] in "123" and name[2] != name[3]:
+        return el.poisson_ratio(C, int(name[2]) - 1, int(name[3]) - 1)
     raise KeyError(f"unknown quantity {name!r}; choose from {', '.join(QUANTITIES)}")
 
 

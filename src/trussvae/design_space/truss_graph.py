@@ -28,13 +28,15 @@ from trussvae.design_space import octant
 from trussvae.design_space.validity import (
     DEFAULT_RULES,
     ValidityRules,
-    _bounds_violations,
+    bounds_violations,
     check,
     full_cell_struts,
 )
-from trussvae.io.jsonio import dump_json, load_json_object
+from trussvae.fem.elasticity import DEFAULT_RELATIVE_DENSITY
+from trussvae.fem.frame import PeriodicFrame, uniform_radius
+from trussvae.jsonio import dump_json, load_json_object
 
-__all__ = ["TrussGraph", "TrussGraphError", "DESIGN_SPACE_VERSION"]
+__all__ = ["TrussGraph", "TrussGraphError", "DESIGN_SPACE_VERSION", "graph_to_arrays", "arrays_to_graph"]
 
 #: bump when the template, node order or serialisation changes (stored in data sets/checkpoints)
 DESIGN_SPACE_VERSION = "octant27-v1"
@@ -162,22 +164,22 @@ class TrussGraph:
         return TrussGraph(adj, pos)
 
     # ------------------------------------------------------------------ conversions
-    def to_frame(self, relative_density: float | None = 0.15, radius: float | None = None):
+    def to_frame(self, relative_density: float | None = DEFAULT_RELATIVE_DENSITY,
+                 radius: float | None = None) -> PeriodicFrame:
         """The full periodic unit cell as a :class:`~trussvae.fem.PeriodicFrame`.
 
         The octant is mirrored across its three symmetry planes; coincident nodes and struts
         are merged. The cell is the unit cube (side 1, octant at fractional ``[0, 0.5]^3``).
-        Radius: uniform, from ``relative_density`` (default 0.15) unless ``radius`` is given.
+        Radius: uniform, from ``relative_density`` (default
+        :data:`~trussvae.fem.elasticity.DEFAULT_RELATIVE_DENSITY`) unless ``radius`` is given.
         """
-        from trussvae.fem.frame import PeriodicFrame
-
         edges = self.edges
         if len(edges) == 0:
             raise TrussGraphError("to_frame: the truss has no struts")
         active = self.active
         if not np.all(np.isfinite(self.positions[active])):
             raise TrussGraphError("to_frame: an active node has a non-finite position")
-        bad = _bounds_violations(self.positions, active)
+        bad = bounds_violations(self.positions, active)
         if bad:
             raise TrussGraphError(f"to_frame: {bad}")
         full = full_cell_struts(edges)
@@ -189,8 +191,7 @@ class TrussGraph:
             if relative_density is None or not 0 < relative_density < 1:
                 raise TrussGraphError(f"to_frame: relative_density must be in (0, 1), got {relative_density}")
             vec = nodes[struts[:, 1]] + shifts - nodes[struts[:, 0]]
-            total = float(np.sqrt(np.einsum("ij,ij->i", vec, vec)).sum())
-            radius = float(np.sqrt(relative_density / (np.pi * total)))  # unit cell: volume 1
+            radius = uniform_radius(relative_density, float(np.sqrt(np.einsum("ij,ij->i", vec, vec)).sum()))
         if not radius > 0:
             raise TrussGraphError(f"to_frame: radius must be positive, got {radius}")
         # mirrored template geometry is well-formed by construction (bounds checked above)
@@ -287,6 +288,20 @@ class TrussGraph:
 
     def __repr__(self) -> str:
         return f"TrussGraph(n_struts={self.n_struts}, active_nodes={int(self.active.sum())})"
+
+
+def graph_to_arrays(graph: TrussGraph) -> tuple[np.ndarray, np.ndarray]:
+    """(351,) bool adjacency vector and (27,) offsets (inactive nodes zeroed) of a graph."""
+    adj_vec = graph.adjacency[octant.TRIU_I, octant.TRIU_J]
+    act = graph.active[octant.DOF_INDEX[:, 0]]
+    return adj_vec, np.where(act, graph.offsets, 0.0)
+
+
+def arrays_to_graph(adj_vec: np.ndarray, offsets: np.ndarray) -> TrussGraph:
+    """Inverse of :func:`graph_to_arrays` (the storage layout of :mod:`trussvae.io.store`)."""
+    adj = np.zeros((octant.N_NODES, octant.N_NODES), dtype=bool)
+    adj[octant.TRIU_I, octant.TRIU_J] = adj_vec
+    return TrussGraph.from_offsets(adj | adj.T, offsets)
 
 
 @nb.njit(cache=True)

@@ -31,7 +31,7 @@ import numba as nb
 import numpy as np
 
 from trussvae.design_space import octant
-from trussvae.fem.topology import _cycle_vectors, lattice_index
+from trussvae.fem.topology import cycle_vectors, lattice_index
 
 RULES = ("nonfinite", "bounds", "empty", "zero_length", "max_length", "intersection", "dangling", "connectivity")
 
@@ -140,7 +140,7 @@ def check(edges: np.ndarray, positions: np.ndarray, rules: ValidityRules = DEFAU
     if not np.all(np.isfinite(pos[active])):
         k = int(np.flatnonzero(active & ~np.all(np.isfinite(pos), axis=1))[0])
         return [("nonfinite", f"node {names[k]} has a non-finite position {pos[k].tolist()}")]
-    bad = _bounds_violations(pos, active)
+    bad = bounds_violations(pos, active)
     if bad:
         out.append(("bounds", bad))
         return out  # geometry outside the template: the other rules are meaningless
@@ -169,7 +169,8 @@ def check(edges: np.ndarray, positions: np.ndarray, rules: ValidityRules = DEFAU
     return out
 
 
-def _bounds_violations(pos: np.ndarray, active: np.ndarray) -> str:
+def bounds_violations(pos: np.ndarray, active: np.ndarray) -> str:
+    """The ``bounds`` rule on (27, 3) positions of the ``active`` nodes: the reason, or ``""``."""
     fixed_err = np.where(octant.FREE_MASK, 0.0, np.abs(pos - octant.TEMPLATE_POSITIONS))
     offset = np.where(octant.FREE_MASK, np.abs(pos - 0.5), 0.0)
     bad_fixed = active & np.any(fixed_err > 1e-9, axis=1)
@@ -207,7 +208,7 @@ def _full_cell_violations(edges: np.ndarray, active: np.ndarray, first_only: boo
                                 f"({int(low.sum())} dangling node image(s))"))
         if first_only:
             return out
-    comp, cycles = _cycle_vectors(octant.N_FULL_NODES, nodes, shifts)
+    comp, cycles = cycle_vectors(octant.N_FULL_NODES, nodes, shifts)
     n_comp = int(comp.max()) + 1
     if n_comp > 1:
         out.append(("connectivity", f"the full cell has {n_comp} disconnected components"))

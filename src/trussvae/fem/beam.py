@@ -32,6 +32,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S
+
 __all__ = [
     "BEAM_MODELS",
     "beam_flag",
@@ -128,8 +130,8 @@ def fill_element_stiffness(dx, dy, dz, radius, E, nu, timoshenko, out):
             out[q + 9, p + 6] = c
 
 
-def element_stiffness(vector, radius: float, E_s: float = 1.0, nu_s: float = 0.3,
-                      beam: str = "timoshenko") -> np.ndarray:
+def element_stiffness(vector, radius: float, E_s: float = DEFAULT_E_S, nu_s: float = DEFAULT_NU_S,
+                      beam: str = DEFAULT_BEAM) -> np.ndarray:
     """(12, 12) global stiffness of a strut from end a to end a + ``vector``.
 
     Parameters
@@ -144,8 +146,8 @@ def element_stiffness(vector, radius: float, E_s: float = 1.0, nu_s: float = 0.3
     return out
 
 
-def local_element_stiffness(length: float, radius: float, E_s: float = 1.0, nu_s: float = 0.3,
-                            beam: str = "timoshenko") -> np.ndarray:
+def local_element_stiffness(length: float, radius: float, E_s: float = DEFAULT_E_S, nu_s: float = DEFAULT_NU_S,
+                            beam: str = DEFAULT_BEAM) -> np.ndarray:
     """Classical (12, 12) local matrix (Przemieniecki), local x along the strut.
 
     DOF order ``[u, v, w, th_x, th_y, th_z]`` at end a then end b. Reference implementation

@@ -46,8 +46,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["rotation_matrix", "rotation_matrix_into", "element_energy", "element_properties", "reference_triad",
-           "reference_triads", "local_deformations"]
+__all__ = ["rotation_matrix", "rotation_matrix_into", "element_energy", "element_kernel", "element_properties",
+           "reference_triad", "reference_triads", "local_deformations"]
 
 
 @nb.njit(cache=True)
@@ -432,3 +432,8 @@ def local_deformations(d, ta, tb):
     C = 0.5 * (_dot(ta[:, 1], tb[:, 1]) + _dot(ta[:, 2], tb[:, 2]))
     out[5] = np.arctan2(S, C)
     return out
+
+
+#: the full element kernel (energy, gradient and Hessian into caller-provided work arrays), for
+#: the cell assembly of :mod:`trussvae.fem.nonlinear_cell`; :func:`element_energy` wraps it
+element_kernel = _element

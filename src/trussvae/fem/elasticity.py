@@ -17,9 +17,16 @@ Conventions used everywhere in ``trussvae`` (FE homogenization, datasets, models
   Timoshenko beams (Cowper's shear factor), see :mod:`trussvae.fem.beam`.
 * **Poisson's ratios**: ``nu_ij = -S_ji / S_ii``, the (negative) strain in direction ``j``
   divided by the strain in ``i`` under uniaxial stress along ``i``.
+* **Orthotropic labels**: the nine components :data:`ORTHOTROPIC_NAMES` at the Voigt positions
+  :data:`ORTHOTROPIC_INDEX` (the linear labels of a data set and the model's linear target).
+* **Nonlinear labels**: compressive nominal stress along e3 at the 13 strains
+  :data:`LABEL_STRAINS` (0.5 %, 2.5 %, ..., 24.5 %; paper, Fig. 6).
 
-All functions are pure numpy and broadcast over leading batch dimensions (``C`` of shape
-``(..., 6, 6)``). Equation numbers refer to the Methods of Zheng et al., Nat. Commun. 2023.
+All functions broadcast over leading batch dimensions (``C`` of shape ``(..., 6, 6)``); they are
+pure numpy, and the moduli (:func:`youngs_moduli`, :func:`shear_moduli`, :func:`poisson_ratio`,
+:func:`voigt_bulk_modulus`, :func:`voigt_shear_modulus`) also accept torch tensors (differentiable;
+used by the design objectives). Equation numbers refer to the Methods of Zheng et al., Nat.
+Commun. 2023.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
-    "DEFAULT_E_S", "DEFAULT_NU_S", "DEFAULT_RELATIVE_DENSITY", "VOIGT_ORDER", "ORTHOTROPIC_NAMES",
+    "DEFAULT_E_S", "DEFAULT_NU_S", "DEFAULT_RELATIVE_DENSITY", "DEFAULT_BEAM", "VOIGT_ORDER",
+    "ORTHOTROPIC_NAMES", "ORTHOTROPIC_INDEX", "LABEL_STRAINS", "poisson_ratio",
     "stiffness_to_compliance", "compliance_to_stiffness", "voigt_to_mandel", "mandel_to_voigt",
     "voigt_to_tensor", "tensor_to_voigt", "orthotropic_components", "stiffness_from_orthotropic",
     "directional_youngs_modulus", "youngs_moduli", "shear_moduli", "poisson_ratios",
@@ -47,9 +55,26 @@ DEFAULT_BEAM = "timoshenko"  # Cowper-Timoshenko circular struts
 VOIGT_ORDER = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 #: the nine stiffness components used by the paper for orthotropic lattices, in order
 ORTHOTROPIC_NAMES = ("C1111", "C1122", "C1133", "C2222", "C2233", "C3333", "C2323", "C3131", "C1212")
-_ORTHO_IDX = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2), (3, 3), (4, 4), (5, 5))
+#: their (row, column) positions in the 6x6 Voigt stiffness
+ORTHOTROPIC_INDEX = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2), (3, 3), (4, 4), (5, 5))
+#: the paper's 13 label strains of the nonlinear labels: 0.5 %, 2.5 %, ..., 24.5 % compression
+LABEL_STRAINS = np.arange(0.005, 0.25, 0.02)
 _MANDEL_W = np.array([1.0, 1.0, 1.0, np.sqrt(2.0), np.sqrt(2.0), np.sqrt(2.0)])
 _VOIGT_OF = np.array([[0, 5, 4], [5, 1, 3], [4, 3, 2]])  # tensor (i, j) -> Voigt index
+
+
+def _is_torch(x) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _matrix(C):
+    """``C`` as a float64 array; a torch tensor is passed through (differentiable moduli)."""
+    return C if _is_torch(C) else np.asarray(C, dtype=np.float64)
+
+
+def _diagonal(M):
+    """(..., 6) diagonal of a (..., 6, 6) numpy array or torch tensor."""
+    return M[..., range(6), range(6)]
 
 
 def _kind_weights(kind: str) -> np.ndarray:
@@ -62,7 +87,11 @@ def _kind_weights(kind: str) -> np.ndarray:
 
 
 def stiffness_to_compliance(C) -> np.ndarray:
-    """Voigt compliance ``S = C^{-1}`` (..., 6, 6)."""
+    """Voigt compliance ``S = C^{-1}`` (..., 6, 6) (a torch tensor gives a torch tensor)."""
+    if _is_torch(C):
+        import torch
+
+        return torch.linalg.inv(C)
     return np.linalg.inv(np.asarray(C, dtype=np.float64))
 
 
@@ -105,7 +134,7 @@ def tensor_to_voigt(T, kind: str = "stiffness") -> np.ndarray:
 def orthotropic_components(C) -> np.ndarray:
     """(..., 9) components ``ORTHOTROPIC_NAMES`` of a (..., 6, 6) Voigt stiffness."""
     C = np.asarray(C, dtype=np.float64)
-    return np.stack([C[..., a, b] for a, b in _ORTHO_IDX], axis=-1)
+    return np.stack([C[..., a, b] for a, b in ORTHOTROPIC_INDEX], axis=-1)
 
 
 def stiffness_from_orthotropic(v) -> np.ndarray:
@@ -114,7 +143,7 @@ def stiffness_from_orthotropic(v) -> np.ndarray:
     if v.shape[-1] != 9:
         raise ValueError(f"expected 9 orthotropic components in the last axis, got shape {v.shape}")
     C = np.zeros(v.shape[:-1] + (6, 6))
-    for k, (a, b) in enumerate(_ORTHO_IDX):
+    for k, (a, b) in enumerate(ORTHOTROPIC_INDEX):
         C[..., a, b] = v[..., k]
         C[..., b, a] = v[..., k]
     return C
@@ -146,12 +175,20 @@ def directional_youngs_modulus(C, d) -> np.ndarray:
 
 def youngs_moduli(C) -> np.ndarray:
     """(..., 3) ``E11, E22, E33`` = ``1 / S[a, a]``."""
-    return 1.0 / np.diagonal(stiffness_to_compliance(C), axis1=-2, axis2=-1)[..., :3]
+    return 1.0 / _diagonal(stiffness_to_compliance(C))[..., :3]
 
 
 def shear_moduli(C) -> np.ndarray:
     """(..., 3) ``G23, G13, G12`` = ``1 / S44, 1 / S55, 1 / S66`` (Voigt engineering compliance)."""
-    return 1.0 / np.diagonal(stiffness_to_compliance(C), axis1=-2, axis2=-1)[..., 3:]
+    return 1.0 / _diagonal(stiffness_to_compliance(C))[..., 3:]
+
+
+def poisson_ratio(C, i: int, j: int):
+    """``nu_ij = -S_ji / S_ii`` (...,) for normal directions ``i != j`` in 0..2 (numpy or torch)."""
+    if not (i != j and 0 <= i < 3 and 0 <= j < 3):
+        raise ValueError(f"poisson_ratio: need two different normal directions in 0..2, got {i}, {j}")
+    S = stiffness_to_compliance(C)
+    return -S[..., j, i] / S[..., i, i]
 
 
 def poisson_ratios(C) -> np.ndarray:
@@ -165,13 +202,13 @@ def poisson_ratios(C) -> np.ndarray:
 
 def voigt_bulk_modulus(C) -> np.ndarray:
     """``K_V`` (eq. 11): ``9 K_V = C11 + C22 + C33 + 2 (C12 + C13 + C23)``."""
-    C = np.asarray(C, dtype=np.float64)
+    C = _matrix(C)
     return (C[..., 0, 0] + C[..., 1, 1] + C[..., 2, 2] + 2 * (C[..., 0, 1] + C[..., 0, 2] + C[..., 1, 2])) / 9
 
 
 def voigt_shear_modulus(C) -> np.ndarray:
     """``G_V`` (eq. 12): ``15 G_V = C11+C22+C33 - (C12+C13+C23) + 3 (C44+C55+C66)``."""
-    C = np.asarray(C, dtype=np.float64)
+    C = _matrix(C)
     normal = C[..., 0, 0] + C[..., 1, 1] + C[..., 2, 2]
     off = C[..., 0, 1] + C[..., 0, 2] + C[..., 1, 2]
     shear = C[..., 3, 3] + C[..., 4, 4] + C[..., 5, 5]

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from trussvae.io.jsonio import dump_json, load_json_object
+from trussvae.fem.topology import PeriodicConnectivity, periodic_rank_and_components
+from trussvae.jsonio import dump_json, load_json_object
 
-__all__ = ["PeriodicFrame", "FrameError"]
+__all__ = ["PeriodicFrame", "FrameError", "merge_collinear", "uniform_radius"]
 
 #: struts shorter than this (relative to the cube root of the cell volume) are "zero-length"
 MIN_RELATIVE_LENGTH = 1e-9
@@ -41,6 +42,18 @@ _KEY_DECIMALS = 6
 
 class FrameError(ValueError):
     """A periodic frame is malformed (wrong shapes, NaN, degenerate cell, bad strut)."""
+
+
+def uniform_radius(relative_density: float, total_length: float, cell_volume: float = 1.0) -> float:
+    """The uniform strut radius giving ``relative_density`` (the convention of the module doc:
+    ``rho = pi r^2 sum(L) / V``) for struts of total length ``total_length`` in a cell of volume
+    ``cell_volume``. The one place this formula lives (frames and design-space graphs use it)."""
+    rho = float(relative_density)
+    if not (np.isfinite(rho) and 0 < rho < 1):
+        raise FrameError(f"relative_density must be in (0, 1), got {relative_density}")
+    if not total_length > 0:
+        raise FrameError(f"total strut length must be positive, got {total_length}")
+    return float(np.sqrt(rho * cell_volume / (np.pi * total_length)))
 
 
 def _as_array(name: str, value, dtype, ndim: int, last: int | None = None) -> np.ndarray:
@@ -193,7 +206,7 @@ class PeriodicFrame:
         if not (np.isfinite(rho) and 0 < rho < 1):
             raise FrameError(f"relative_density must be in (0, 1), got {relative_density}")
         if np.ndim(self.radius) == 0:
-            radius = float(np.sqrt(rho * self.cell_volume() / (np.pi * self.strut_lengths().sum())))
+            radius = uniform_radius(rho, float(self.strut_lengths().sum()), self.cell_volume())
         else:
             radius = self.radii() * np.sqrt(rho / self.relative_density())
         return self.replace(radius=radius)
@@ -213,7 +226,7 @@ class PeriodicFrame:
         return np.bincount(self.struts.ravel(), minlength=self.n_nodes)
 
     # ------------------------------------------------------------------ topology
-    def periodic_connectivity(self):
+    def periodic_connectivity(self) -> PeriodicConnectivity:
         """``(n_components, rank, index)`` of the periodic tessellation.
 
         ``n_components``: connected components of the quotient graph. The periodic rank is the
@@ -222,8 +235,6 @@ class PeriodicFrame:
         interpenetrating copies its tessellation splits into (1 = one network). Isolated nodes
         (degree 0) are ignored. See :func:`trussvae.fem.topology.periodic_rank_and_components`.
         """
-        from trussvae.fem.topology import periodic_rank_and_components
-
         return periodic_rank_and_components(self.n_nodes, self.struts, self.shifts)
 
     # ------------------------------------------------------------------ identity
@@ -235,8 +246,6 @@ class PeriodicFrame:
         (T, 3) list of fractional origin shifts under which lattices count as identical
         (the minimum digest over them is returned); the cell itself is not reduced.
         """
-        from trussvae.fem.topology import merge_collinear
-
         base = merge_collinear(self)
         offsets = np.zeros((1, 3)) if translations is None else np.asarray(translations, dtype=np.float64)
         keys = [_segment_key(base.translated(t), decimals) for t in offsets]
@@ -276,6 +285,52 @@ class PeriodicFrame:
     def __repr__(self) -> str:
         r = f"{self.radius:.4g}" if np.ndim(self.radius) == 0 else "per-strut"
         return f"PeriodicFrame(n_nodes={self.n_nodes}, n_struts={self.n_struts}, radius={r})"
+
+
+def merge_collinear(frame: PeriodicFrame, tol: float = 1e-9) -> PeriodicFrame:
+    """Remove nodes joining exactly two collinear, opposite struts of equal radius.
+
+    A straight strut split by such a node is mechanically the same strut; removing the node
+    gives one representation per physical structure (used by canonical keys). Returns a new
+    frame (the input if nothing merges).
+    """
+    struts, shifts, radii = frame.struts.copy(), frame.shifts.copy(), frame.radii()
+    alive = np.ones(len(struts), bool)
+    pos = frame.nodes
+    lv = frame.lattice_vectors
+    changed = True
+    while changed:
+        changed = False
+        deg = np.bincount(struts[alive].ravel(), minlength=frame.n_nodes)
+        for k in np.flatnonzero(deg == 2):
+            ends = [e for e in np.flatnonzero(alive & ((struts[:, 0] == k) | (struts[:, 1] == k)))]
+            if len(ends) != 2 or radii[ends[0]] != radii[ends[1]]:
+                continue
+            far = []  # (node, shift of far node relative to k's cell)
+            for e in ends:
+                i, j = struts[e]
+                far.append((j, shifts[e]) if i == k else (i, -shifts[e]))
+            v0 = (pos[far[0][0]] + far[0][1] - pos[k]) @ lv
+            v1 = (pos[far[1][0]] + far[1][1] - pos[k]) @ lv
+            n0, n1 = np.linalg.norm(v0), np.linalg.norm(v1)
+            if np.linalg.norm(np.cross(v0, v1)) > tol * n0 * n1 or v0 @ v1 >= 0:
+                continue
+            (a, sa), (b, sb) = far
+            if a == b and np.array_equal(sa, sb):
+                continue
+            alive[ends[1]] = False
+            struts[ends[0]] = (a, b)
+            shifts[ends[0]] = sb - sa
+            changed = True
+            break
+    if alive.all():
+        return frame
+    struts, shifts, radii = struts[alive], shifts[alive], radii[alive]
+    used = np.unique(struts)
+    remap = -np.ones(frame.n_nodes, np.int64)
+    remap[used] = np.arange(len(used))
+    radius = frame.radius if np.ndim(frame.radius) == 0 else radii
+    return PeriodicFrame(lv, pos[used], remap[struts], shifts, radius)
 
 
 def _wrap_nodes(nodes: np.ndarray, struts: np.ndarray, shifts: np.ndarray):

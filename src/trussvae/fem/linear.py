@@ -22,17 +22,16 @@ and numerical (Cholesky failure, pivot ``L_kk^2 / K_kk`` below :data:`PIVOT_TOL`
 from __future__ import annotations
 
 import ctypes
-import glob
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import numba as nb
 import numpy as np
 from numba.extending import get_cython_function_address
 
 from trussvae.fem.beam import beam_flag
+from trussvae.fem.blas import single_threaded_blas
+from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S
 from trussvae.fem.periodic import assemble_cell, cell_geometry
 
 __all__ = ["MechanismError", "homogenize", "homogenize_many", "mechanism_reason", "PIVOT_TOL",
@@ -60,39 +59,6 @@ def _lapack(name: str, n_args: int):
 # passed to the kernel as arguments (first-class functions), so the kernel stays cacheable
 _DPOTRF = _lapack("dpotrf", 5)  # uplo, n, a, lda, info
 _DTRTRS = _lapack("dtrtrs", 10)  # uplo, trans, diag, n, nrhs, a, lda, b, ldb, info
-
-
-def _openblas_thread_setter():
-    """``openblas_set_num_threads_local`` of the OpenBLAS bundled with scipy, or ``None``."""
-    import scipy
-
-    libs = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
-    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
-        try:
-            fn = ctypes.CDLL(path).openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-        fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
-        return fn
-    log.debug("scipy's OpenBLAS not found; BLAS threading is not limited during homogenization")
-    return None
-
-
-_SET_BLAS_THREADS = _openblas_thread_setter()
-
-
-@contextmanager
-def _single_threaded_blas():
-    """Run LAPACK single-threaded in the calling thread (each structure is small; threading
-    inside ``dpotrf`` only adds overhead and oversubscribes with ``n_jobs > 1``)."""
-    if _SET_BLAS_THREADS is None:
-        yield
-        return
-    previous = _SET_BLAS_THREADS(1)
-    try:
-        yield
-    finally:
-        _SET_BLAS_THREADS(max(int(previous), 1))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -206,7 +172,7 @@ def _check_material(E_s, nu_s):
         raise ValueError(f"nu_s must be in (-1, 0.5), got {nu_s}")
 
 
-def homogenize_many(frames, E_s: float = 1.0, nu_s: float = 0.3, beam: str = "timoshenko",
+def homogenize_many(frames, E_s: float = DEFAULT_E_S, nu_s: float = DEFAULT_NU_S, beam: str = DEFAULT_BEAM,
                     errors: str = "raise", return_errors: bool = False, n_jobs: int = 1,
                     check_topology: bool = True, _stop_after: int = 3):
     """Effective stiffness of many periodic frames in one batched numba call.
@@ -214,8 +180,9 @@ def homogenize_many(frames, E_s: float = 1.0, nu_s: float = 0.3, beam: str = "ti
     Parameters
     ----------
     frames : sequence of :class:`~trussvae.fem.frame.PeriodicFrame` (radii already set, e.g. by
-        ``frame.with_relative_density(0.15)``).
-    E_s, nu_s : base material (default 1, 0.3).  beam : ``"timoshenko"`` or ``"euler_bernoulli"``.
+        ``frame.with_relative_density(DEFAULT_RELATIVE_DENSITY)``).
+    E_s, nu_s : base material (defaults: :mod:`trussvae.fem.elasticity`).
+    beam : ``"timoshenko"`` or ``"euler_bernoulli"``.
     errors : ``"raise"`` (default) raises :class:`MechanismError` at the first mechanism;
         ``"nan"`` fills that structure's tensor with NaN and carries on.
     return_errors : also return the list of reasons (``None`` for good structures).
@@ -250,7 +217,7 @@ def homogenize_many(frames, E_s: float = 1.0, nu_s: float = 0.3, beam: str = "ti
         Cw, stw, dw = np.full((m, 6, 6), np.nan), np.zeros(m, np.int64), np.zeros(m)
 
         def run(rng):
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 solve_batch(rng[0], rng[1], *packed, float(E_s), float(nu_s), timo, PIVOT_TOL,
                             int(_stop_after), _DPOTRF, _DTRTRS, Cw, stw, dw)
 
@@ -292,7 +259,7 @@ def _numeric_reason(status: int, detail: float) -> str:
     return f"numerical mechanism: effective stiffness not positive definite (eig min/max = {detail:.3g})"
 
 
-def homogenize(frame, E_s: float = 1.0, nu_s: float = 0.3, beam: str = "timoshenko") -> np.ndarray:
+def homogenize(frame, E_s: float = DEFAULT_E_S, nu_s: float = DEFAULT_NU_S, beam: str = DEFAULT_BEAM) -> np.ndarray:
     """(6, 6) effective stiffness of one periodic frame (see :func:`homogenize_many`).
 
     Raises

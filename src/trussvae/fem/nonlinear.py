@@ -27,8 +27,6 @@ Formulation (details and validation in ``docs/fem_nonlinear.md``):
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -37,69 +35,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from trussvae.fem.beam import beam_flag
+from trussvae.fem.blas import single_threaded_blas as _single_thread_blas
 from trussvae.fem.corotational import element_properties, reference_triads
+from trussvae.fem.elasticity import LABEL_STRAINS  # the 13 label strains (re-exported here)
 from trussvae.fem.linear import MechanismError, mechanism_reason
 from trussvae.fem.nonlinear_cell import COLLAPSED, NON_FINITE, OK, SINGULAR, apply_update, evaluate, newton, tangent
 
 __all__ = ["CompressionResult", "uniaxial_compression", "compression_labels", "LABEL_STRAINS"]
-
-#: the paper's 13 label strains 0.5 %, 2.5 %, ..., 24.5 %
-LABEL_STRAINS = np.arange(0.005, 0.25, 0.02)
-
-
-_BLAS_CONTROLS = None
-
-
-def _blas_controls():
-    """(get, set) ctypes functions of every loaded OpenBLAS (numpy's and scipy's bundled copies)."""
-    global _BLAS_CONTROLS
-    if _BLAS_CONTROLS is None:
-        controls = []
-        try:
-            with open("/proc/self/maps") as fh:
-                libs = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower() and ".so" in ln})
-            for path in libs:
-                lib = ctypes.CDLL(path)
-                for suffix in ("", "64_", "_64_"):
-                    for prefix in ("scipy_openblas", "openblas"):
-                        get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                        put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                        if get is not None and put is not None:
-                            get.restype = ctypes.c_int
-                            put.argtypes = [ctypes.c_int]
-                            controls.append((get, put))
-                            break
-                    else:
-                        continue
-                    break
-        except (OSError, AttributeError):  # not Linux / no OpenBLAS: nothing to control
-            pass
-        _BLAS_CONTROLS = controls
-    return _BLAS_CONTROLS
-
-
-@contextlib.contextmanager
-def _single_thread_blas():
-    """Run the (small, dense) linear algebra single-threaded: multithreaded OpenBLAS on matrices of a
-    few hundred rows is slower, and ~50x slower when the cores are shared (thread contention)."""
-    controls = _blas_controls()  # cached: a few microseconds per call
-    if not controls:  # no OpenBLAS found: threadpoolctl (if installed) knows the other BLAS libraries
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            yield
-            return
-        with threadpool_limits(1, user_api="blas"):
-            yield
-        return
-    old = [get() for get, _ in controls]
-    for _, put in controls:
-        put(1)
-    try:
-        yield
-    finally:
-        for (_, put), n in zip(controls, old):
-            put(n)
 
 
 @dataclass

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from trussvae.fem.corotational import _element, rotation_matrix_into
+from trussvae.fem.corotational import element_kernel as _element
+from trussvae.fem.corotational import rotation_matrix_into
 
 
 @nb.njit(cache=True)

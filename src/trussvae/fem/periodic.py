@@ -26,6 +26,7 @@ import numba as nb
 import numpy as np
 
 from trussvae.fem.beam import beam_flag, fill_element_stiffness
+from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S
 
 __all__ = ["VOIGT_STRAIN_BASIS", "reduced_dof", "assemble_cell", "cell_geometry", "assemble_system"]
 
@@ -140,7 +141,7 @@ def cell_geometry(cell, nodes, struts, shifts):
     return vectors, ii, jj, k, vol
 
 
-def assemble_system(frame, E_s: float = 1.0, nu_s: float = 0.3, beam: str = "timoshenko"):
+def assemble_system(frame, E_s: float = DEFAULT_E_S, nu_s: float = DEFAULT_NU_S, beam: str = DEFAULT_BEAM):
     """Reduced periodic system of one frame (for inspection and tests).
 
     Returns

@@ -12,8 +12,8 @@ from trussvae.fem import elasticity as el
 __all__ = ["effective_properties"]
 
 
-def effective_properties(C: np.ndarray, relative_density: float | None = None, E_s: float = 1.0,
-                         nu_s: float = 0.3) -> dict[str, float]:
+def effective_properties(C: np.ndarray, relative_density: float | None = None, E_s: float = el.DEFAULT_E_S,
+                         nu_s: float = el.DEFAULT_NU_S) -> dict[str, float]:
     """Flat dict of the derived moduli of a (6, 6) Voigt stiffness (units of E_s).
 
     Keys: the 9 orthotropic components (``C1111`` ...), ``E11, E22, E33``, ``G23, G13, G12``,

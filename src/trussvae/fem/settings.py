@@ -6,7 +6,10 @@ set records the settings of its labels in ``meta.json`` under ``labels.<kind>.fe
 the settings with which the training labels were made.
 
 ``LinearFESettings(...).evaluate(frames)``    -> (n, 6, 6) Voigt stiffness (NaN where FE failed)
+``LinearFESettings(...).homogenize(frame)``   -> (6, 6) Voigt stiffness (MechanismError if it fails)
 ``NonlinearFESettings(...).evaluate(frames)`` -> (stress (n, 13), ok (n,), reasons list[str])
+``NonlinearFESettings(...).compress(frame)``  -> CompressionResult (the full load path)
+``settings_for(kind, **values)``             -> the settings of a kind (what the entry scripts call)
 """
 
 from __future__ import annotations
@@ -15,15 +18,16 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from trussvae.fem.beam import BEAM_MODELS
 from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S, DEFAULT_RELATIVE_DENSITY
 
-__all__ = ["FESettings", "LinearFESettings", "NonlinearFESettings", "settings_from_meta", "LINEAR", "NONLINEAR"]
+__all__ = ["FESettings", "LinearFESettings", "NonlinearFESettings", "settings_for", "settings_from_meta", "LINEAR",
+           "NONLINEAR"]
 
 #: label-set names in a data set (``labels/<kind>``) and keys of ``meta.json['labels']``
 LINEAR = "linear"
 NONLINEAR = "nonlinear"
 
-BEAM_MODELS = ("timoshenko", "euler_bernoulli")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,12 @@ class LinearFESettings(FESettings):
             return np.zeros((0, 6, 6))
         return homogenize_many(frames, errors="nan", n_jobs=n_jobs, **self.material())
 
+    def homogenize(self, frame) -> np.ndarray:
+        """(6, 6) Voigt stiffness of one frame (its radii as given); MechanismError if it cannot carry load."""
+        from trussvae.fem.linear import homogenize
+
+        return homogenize(frame, **self.material())
+
 
 @dataclass(frozen=True)
 class NonlinearFESettings(FESettings):
@@ -99,8 +109,31 @@ class NonlinearFESettings(FESettings):
                                   n_jobs=n_jobs, confined=self.confined, imperfection=self.imperfection,
                                   seed=self.seed, **self.material())
 
+    def compress(self, frame):
+        """Uniaxial compression of one frame: the :class:`~trussvae.fem.nonlinear.CompressionResult`."""
+        from trussvae.fem.nonlinear import uniaxial_compression
+
+        return uniaxial_compression(frame, max_strain=self.max_strain, time_limit=self.time_limit,
+                                    confined=self.confined, imperfection=self.imperfection, seed=self.seed,
+                                    **self.material())
+
 
 _KINDS = {LINEAR: LinearFESettings, NONLINEAR: NonlinearFESettings}
+
+
+def settings_for(kind: str, **values) -> FESettings:
+    """The FE settings of ``kind`` (``"linear"`` or ``"nonlinear"``) with ``values`` (the rest default).
+
+    Raises ValueError naming an unknown kind, unknown setting(s) or an invalid value.
+    """
+    if kind not in _KINDS:
+        raise ValueError(f"unknown FE kind {kind!r}; expected one of {sorted(_KINDS)}")
+    cls = _KINDS[kind]
+    known = sorted(f.name for f in fields(cls))
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {kind} FE setting(s) {unknown}; known: {known}")
+    return cls(**values)
 
 
 def settings_from_meta(meta: dict, kind: str = LINEAR) -> FESettings:
@@ -110,10 +143,9 @@ def settings_from_meta(meta: dict, kind: str = LINEAR) -> FESettings:
     recorded = (meta.get("labels") or {}).get(kind)
     if not recorded or "fe" not in recorded:
         raise ValueError(f"the data set has no {kind} labels recorded in meta.json (labels.{kind}.fe); "
-                         f"label it with: python homogenize.py data_dir=... fem={kind}")
-    cls = _KINDS[kind]
-    known = {f.name for f in fields(cls)}
-    unknown = set(recorded["fe"]) - known
+                         f"label it with: python homogenize.py out=<the data set> fem={kind} (and the n, seed "
+                         "and chunk_size it was built with)")
+    unknown = set(recorded["fe"]) - {f.name for f in fields(_KINDS[kind])}
     if unknown:
         raise ValueError(f"meta.json labels.{kind}.fe has settings this version does not know: {sorted(unknown)}")
-    return cls(**recorded["fe"])
+    return settings_for(kind, **recorded["fe"])

@@ -1,20 +1,17 @@
-"""Graph algorithms on periodic frames: periodic connectivity, strut merging.
+"""Graph kernels on periodic strut arrays: components, cycle vectors, periodic rank and index.
 
-Pure functions on arrays (no I/O). Used for validity checks of design-space lattices and of
-user-supplied frames, and for the canonical key of a frame.
+Pure functions on arrays (no I/O, no frame type): the bottom of :mod:`trussvae.fem`, used by
+:class:`~trussvae.fem.frame.PeriodicFrame` (periodic connectivity of any frame) and by the
+design-space validity rules (:mod:`trussvae.design_space.validity`). Collinear strut merging,
+which needs the frame type, is :func:`trussvae.fem.frame.merge_collinear`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numba as nb
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from trussvae.fem.frame import PeriodicFrame
-
-__all__ = ["periodic_rank_and_components", "lattice_index", "merge_collinear", "PeriodicConnectivity"]
+__all__ = ["periodic_rank_and_components", "lattice_index", "cycle_vectors", "PeriodicConnectivity"]
 
 
 class PeriodicConnectivity(tuple):
@@ -36,8 +33,13 @@ class PeriodicConnectivity(tuple):
 
 
 @nb.njit(cache=True)
-def _cycle_vectors(n_nodes, struts, shifts):
-    """BFS over the quotient graph. Returns (component id per node (-1 isolated), cycles (C,3))."""
+def cycle_vectors(n_nodes, struts, shifts):
+    """BFS over the quotient graph of a periodic graph (numba; int64 arrays).
+
+    ``struts`` (E, 2) node indices, ``shifts`` (E, 3) periodic cell shifts of the second end.
+    Returns ``(component id per node (-1 for isolated nodes), cycle vectors (C, 3))``: one
+    net cell shift per non-tree strut, spanning the periodic lattice of each component.
+    """
     n_e = struts.shape[0]
     deg = np.zeros(n_nodes, np.int64)
     for e in range(n_e):
@@ -160,61 +162,13 @@ def periodic_rank_and_components(n_nodes: int, struts: np.ndarray, shifts: np.nd
     """
     struts = np.ascontiguousarray(struts, dtype=np.int64)
     shifts = np.ascontiguousarray(shifts, dtype=np.int64)
-    comp, cycles = _cycle_vectors(int(n_nodes), struts, shifts)
+    comp, cycles = cycle_vectors(int(n_nodes), struts, shifts)
     n_comp = int(comp.max()) + 1 if len(comp) and comp.max() >= 0 else 0
     if n_comp == 0:
         return PeriodicConnectivity(0, 0, 0)
     if n_comp > 1:  # rank of the largest component only
         sizes = np.bincount(comp[comp >= 0])
         keep = comp[struts[:, 0]] == int(np.argmax(sizes))
-        comp2, cycles = _cycle_vectors(int(n_nodes), struts[keep], shifts[keep])
+        comp2, cycles = cycle_vectors(int(n_nodes), struts[keep], shifts[keep])
     rank, index = lattice_index(cycles) if len(cycles) else (0, 0)
     return PeriodicConnectivity(n_comp, rank, index)
-
-
-def merge_collinear(frame: PeriodicFrame, tol: float = 1e-9) -> PeriodicFrame:
-    """Remove nodes joining exactly two collinear, opposite struts of equal radius.
-
-    A straight strut split by such a node is mechanically the same strut; removing the node
-    gives one representation per physical structure (used by canonical keys). Returns a new
-    frame (the input if nothing merges).
-    """
-    from trussvae.fem.frame import PeriodicFrame
-
-    struts, shifts, radii = frame.struts.copy(), frame.shifts.copy(), frame.radii()
-    alive = np.ones(len(struts), bool)
-    pos = frame.nodes
-    lv = frame.lattice_vectors
-    changed = True
-    while changed:
-        changed = False
-        deg = np.bincount(struts[alive].ravel(), minlength=frame.n_nodes)
-        for k in np.flatnonzero(deg == 2):
-            ends = [e for e in np.flatnonzero(alive & ((struts[:, 0] == k) | (struts[:, 1] == k)))]
-            if len(ends) != 2 or radii[ends[0]] != radii[ends[1]]:
-                continue
-            far = []  # (node, shift of far node relative to k's cell)
-            for e in ends:
-                i, j = struts[e]
-                far.append((j, shifts[e]) if i == k else (i, -shifts[e]))
-            v0 = (pos[far[0][0]] + far[0][1] - pos[k]) @ lv
-            v1 = (pos[far[1][0]] + far[1][1] - pos[k]) @ lv
-            n0, n1 = np.linalg.norm(v0), np.linalg.norm(v1)
-            if np.linalg.norm(np.cross(v0, v1)) > tol * n0 * n1 or v0 @ v1 >= 0:
-                continue
-            (a, sa), (b, sb) = far
-            if a == b and np.array_equal(sa, sb):
-                continue
-            alive[ends[1]] = False
-            struts[ends[0]] = (a, b)
-            shifts[ends[0]] = sb - sa
-            changed = True
-            break
-    if alive.all():
-        return frame
-    struts, shifts, radii = struts[alive], shifts[alive], radii[alive]
-    used = np.unique(struts)
-    remap = -np.ones(frame.n_nodes, np.int64)
-    remap[used] = np.arange(len(used))
-    radius = frame.radius if np.ndim(frame.radius) == 0 else radii
-    return PeriodicFrame(lv, pos[used], remap[struts], shifts, radius)

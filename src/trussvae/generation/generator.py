@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from trussvae.design_space import DESIGN_SPACE_VERSION, TrussGraph, octant
+from trussvae.design_space.truss_graph import arrays_to_graph, graph_to_arrays
 from trussvae.design_space.validity import DEFAULT_RULES, check
 from trussvae.generation.elementary import ELEMENTARY_NAMES, elementary
 from trussvae.generation.perturbation import PerturbationParams, perturb
@@ -82,22 +83,11 @@ class Chunk:
     hashes: np.ndarray  # (n,) <U64 canonical hashes
     origin: np.ndarray  # (n,) int8: 0 library (perturbed seed), 1 superposition
     stats: dict
+    #: further per-row arrays stored with the chunk (e.g. ``topology`` of the paper protocol)
+    extra: dict = field(default_factory=dict)
 
     def graphs(self) -> list[TrussGraph]:
         return [arrays_to_graph(a, o) for a, o in zip(self.adjacency, self.offsets)]
-
-
-def graph_to_arrays(graph: TrussGraph) -> tuple[np.ndarray, np.ndarray]:
-    """(351,) bool adjacency vector and (27,) offsets (inactive nodes zeroed) of a graph."""
-    adj_vec = graph.adjacency[octant.TRIU_I, octant.TRIU_J]
-    act = graph.active[octant.DOF_INDEX[:, 0]]
-    return adj_vec, np.where(act, graph.offsets, 0.0)
-
-
-def arrays_to_graph(adj_vec: np.ndarray, offsets: np.ndarray) -> TrussGraph:
-    adj = np.zeros((octant.N_NODES, octant.N_NODES), dtype=bool)
-    adj[octant.TRIU_I, octant.TRIU_J] = adj_vec
-    return TrussGraph.from_offsets(adj | adj.T, offsets)
 
 
 def chunk_rng(seed: int, chunk_id: int) -> np.random.Generator:

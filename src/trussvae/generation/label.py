@@ -31,6 +31,9 @@ from functools import partial
 
 import numpy as np
 
+from trussvae.design_space.truss_graph import arrays_to_graph
+from trussvae.fem.elasticity import LABEL_STRAINS, orthotropic_components
+from trussvae.fem.linear import homogenize_many
 from trussvae.fem.settings import LINEAR, NONLINEAR, LinearFESettings, NonlinearFESettings
 from trussvae.io.store import LatticeStore, StoreError
 from trussvae.parallel import run_tasks
@@ -47,8 +50,6 @@ NONLINEAR_LABELS = NONLINEAR
 def _chunk_frames(root: str, chunk_id: int, relative_density: float):
     """``(store, frames, reasons, good)`` of a structure chunk: frames (None + reason where a
     structure cannot be built) and the indices of the good ones."""
-    from trussvae.generation.generator import arrays_to_graph
-
     store = LatticeStore(root)
     data = store.read_structure_chunk(chunk_id)
     frames, reasons = [], []
@@ -69,20 +70,16 @@ def _stats(reasons: list, ok: np.ndarray, seconds: float) -> dict:
 
 def label_chunk_nonlinear(root: str, settings: dict, chunk_id: int) -> dict:
     """Compression curves of every structure of one chunk; writes ``labels/nonlinear``."""
-    from trussvae.fem.nonlinear import compression_labels
-
     fe = NonlinearFESettings(**settings)
     t0 = time.perf_counter()
     store, frames, reasons, good = _chunk_frames(root, chunk_id, fe.relative_density)
     n = len(frames)
-    stress = np.full((n, 13), np.nan)
+    stress = np.full((n, len(LABEL_STRAINS)), np.nan)
     ok = np.zeros(n, bool)
-    s, o, why = compression_labels([frames[i] for i in good], max_strain=fe.max_strain, time_limit=fe.time_limit,
-                                   E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam, confined=fe.confined,
-                                   imperfection=fe.imperfection, seed=fe.seed)
+    s, o, why = fe.evaluate([frames[i] for i in good])
     for k, i in enumerate(good):
         stress[i], ok[i], reasons[i] = s[k], o[k], (why[k] or None)
-    reached = np.array([np.nan if not np.isfinite(row).any() else 0.005 + 0.02 * np.flatnonzero(np.isfinite(row))[-1]
+    reached = np.array([np.nan if not np.isfinite(row).any() else LABEL_STRAINS[np.flatnonzero(np.isfinite(row))[-1]]
                         for row in stress])
     stats = _stats(reasons, ok, time.perf_counter() - t0)
     store.write_label_chunk(NONLINEAR_LABELS, chunk_id, stats, stress=stress, max_strain=reached, ok=ok)
@@ -91,17 +88,13 @@ def label_chunk_nonlinear(root: str, settings: dict, chunk_id: int) -> dict:
 
 def label_chunk_linear(root: str, settings: dict, chunk_id: int) -> dict:
     """Homogenize every structure of one chunk and write its label file. Returns chunk stats."""
-    from trussvae.fem import homogenize_many
-    from trussvae.fem.elasticity import orthotropic_components
-
     fe = LinearFESettings(**settings)
     t0 = time.perf_counter()
     store, frames, reasons, good = _chunk_frames(root, chunk_id, fe.relative_density)
     n = len(frames)
     stiffness = np.full((n, 6, 6), np.nan)
     radius = np.full(n, np.nan)
-    C, why = homogenize_many([frames[i] for i in good], E_s=fe.E_s, nu_s=fe.nu_s, beam=fe.beam,
-                             errors="nan", return_errors=True)
+    C, why = homogenize_many([frames[i] for i in good], errors="nan", return_errors=True, **fe.material())
     for k, i in enumerate(good):
         stiffness[i] = C[k]
         reasons[i] = why[k]

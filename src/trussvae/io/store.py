@@ -5,7 +5,9 @@ Layout of a store directory::
     meta.json                         format, design-space version, generator provenance,
                                       requested size, chunk size, FE settings of each label set
     structures/chunk-000000.npz       adjacency (n,351) bool, offsets (n,27) float64,
-                                      hashes (n,) str, origin (n,) int8
+                                      hashes (n,) str, origin (n,) int8; optionally
+                                      topology (n,) int64, strict_violations (n,) uint8
+                                      (paper protocol, trussvae.generation.paper_protocol)
     structures/chunk-000000.json      per-chunk statistics (rejections by reason, timing);
                                       written last: its presence marks the chunk complete
     index.npz                         chunk, row of the first ``n`` globally unique structures
@@ -34,6 +36,8 @@ __all__ = ["LatticeStore", "StoreError", "atomic_write_json", "atomic_save_npz"]
 
 FORMAT = "trussvae.LatticeStore"
 FORMAT_VERSION = 1
+#: per-row structure arrays some generators add (paper protocol: topology id, strict-rule bitmask)
+OPTIONAL_STRUCTURE_KEYS = ("topology", "strict_violations")
 _CHUNK_RE = re.compile(r"chunk-(\d{6})\.json$")
 
 
@@ -124,7 +128,7 @@ class LatticeStore:
         """Write a :class:`~trussvae.generation.generator.Chunk` (arrays first, stats last)."""
         base = self.root / "structures" / _chunk_name(chunk_id)
         atomic_save_npz(base.with_suffix(".npz"), adjacency=chunk.adjacency, offsets=chunk.offsets,
-                        hashes=chunk.hashes, origin=chunk.origin)
+                        hashes=chunk.hashes, origin=chunk.origin, **getattr(chunk, "extra", {}))
         atomic_write_json(base.with_suffix(".json"), chunk.stats)
 
     def read_structure_chunk(self, chunk_id: int) -> dict[str, np.ndarray]:
@@ -156,12 +160,16 @@ class LatticeStore:
         return len(self.index()[0])
 
     def load_structures(self) -> dict[str, np.ndarray]:
-        """All indexed structures: ``adjacency`` (N,351) bool, ``offsets`` (N,27), ``hashes`` (N,)."""
-        return self._gather(lambda c: self.read_structure_chunk(c), ("adjacency", "offsets", "hashes"))
+        """All indexed structures: ``adjacency`` (N,351) bool, ``offsets`` (N,27), ``hashes`` (N,), and
+        ``topology`` (N,) int64 / ``strict_violations`` (N,) where the generator recorded them."""
+        chunks = self.structure_chunks()
+        first = set(self.read_structure_chunk(chunks[0])) if chunks else set()
+        keys = ("adjacency", "offsets", "hashes") + tuple(k for k in OPTIONAL_STRUCTURE_KEYS if k in first)
+        return self._gather(lambda c: self.read_structure_chunk(c), keys)
 
     def graphs(self, indices=None) -> list:
         """TrussGraphs of the given data-set indices (all when None)."""
-        from trussvae.generation.generator import arrays_to_graph
+        from trussvae.design_space.truss_graph import arrays_to_graph  # imports fem: keep the store light
 
         s = self.load_structures()
         idx = range(len(s["hashes"])) if indices is None else indices

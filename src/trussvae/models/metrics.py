@@ -11,22 +11,15 @@ devices) by ``torchmetrics`` aggregators in the LightningModule.
   paper); ``node_r2_dof`` is the stricter R^2 over the free offsets of active nodes only;
 - property R^2 per component, on the normalised and on the physical scale; NRMSE (RMSE / range
   of the targets) is also logged (the paper uses it for the nonlinear curves);
-- validity: ``n`` latents z ~ N(0, I) decoded at threshold 0.5; ``raw`` = fraction valid as
-  decoded, ``repaired`` = fraction valid after :func:`trussvae.models.repair.repair`,
-  ``novel_unique`` = among the valid (repaired) ones, the fraction whose canonical hash is not in
-  the training set and is the first occurrence among the samples.
+- validity of samples from the prior: :mod:`trussvae.models.validity`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import torch
 
-from trussvae.models.repair import repair
-
-__all__ = ["adjacency_accuracy", "exact_topology", "validity_report", "r2_numpy"]
+__all__ = ["adjacency_accuracy", "exact_topology", "r2_numpy"]
 
 
 def adjacency_accuracy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -44,32 +37,3 @@ def r2_numpy(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     ss_res = ((target - pred) ** 2).sum(axis=0)
     ss_tot = ((target - target.mean(axis=0)) ** 2).sum(axis=0)
     return 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, np.nan)
-
-
-def validity_report(graphs: Iterable, train_hashes: set[str] | None = None) -> dict[str, float]:
-    """Validity of decoded :class:`~trussvae.design_space.TrussGraph` samples (see module docstring).
-
-    Returns ``raw``, ``repaired``, ``novel_unique`` (NaN when nothing is valid; novelty counts
-    every valid sample when ``train_hashes`` is None) and ``n``.
-    """
-    graphs = list(graphs)
-    n = len(graphs)
-    n_raw = 0
-    valid = []
-    for g in graphs:
-        if g.n_struts and g.is_valid():
-            n_raw += 1
-            valid.append(g)
-            continue
-        r = repair(g)
-        if r.n_struts and r.is_valid():
-            valid.append(r)
-    seen: set[str] = set()
-    novel_unique = 0
-    for g in valid:
-        h = g.canonical_hash()
-        if h not in seen and (train_hashes is None or h not in train_hashes):
-            novel_unique += 1
-        seen.add(h)
-    return {"raw": n_raw / max(n, 1), "repaired": len(valid) / max(n, 1),
-            "novel_unique": novel_unique / len(valid) if valid else float("nan"), "n": float(n)}

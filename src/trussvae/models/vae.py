@@ -1,20 +1,17 @@
-"""`TrussVAE`: the paper's VAE with overlapping latent space and joint property predictor.
+"""`TrussVAE`: the LightningModule that trains a :class:`~trussvae.models.TrussVAENet`.
 
-Loss (eq. 4, per sample, averaged over the batch)::
-
-    L = w_adj * L_A + w_feat * L_x + w_prop * ||S - F(mu)||^2 + beta(t) * KL [+ w_mmd * MMD(q(z), p(z))]
-
-``L_A``: BCE-with-logits summed over the 351 adjacency entries (``adjacency_loss="bce"``,
-default) or the paper's squared error of the sigmoid probabilities (``"mse"``). ``L_x``: squared
-error summed over the 27 offsets, either of all entries with target 0 for inactive nodes
-(``feature_loss="all"``, default: the decoder then also learns to park unused nodes at the
-template) or of the active nodes' offsets only (``"active"``). Properties are normalised (see
-:mod:`trussvae.data.normalization`). ``beta(t)``: :mod:`trussvae.models.kl_schedules`. The optional
-MMD term (beyond the paper, ``w_mmd`` > 0) matches the aggregate posterior to the prior:
-:mod:`trussvae.models.mmd`.
+The network (encoders, decoders, predictor, latent layout, label normaliser) is ``self.net``; this
+module adds what training needs: the loss (:mod:`trussvae.models.losses`), the KL and learning-rate
+schedules (:mod:`trussvae.models.kl_schedules`, :mod:`trussvae.models.lr_schedules`) driven by the
+training progress, the validation/test metrics (:mod:`trussvae.models.metrics`), the validity of
+prior samples (:mod:`trussvae.models.validity`) and the optimiser. The network's API
+(``encode``, ``decode``, ``predict``, ...) is delegated, so a TrussVAE can stand in for its network.
 
 All constructor arguments are plain values (saved as hyper-parameters), so
-``TrussVAE.load_from_checkpoint(path)`` rebuilds the model without Hydra.
+``TrussVAE.load_from_checkpoint(path)`` rebuilds the module without Hydra and
+:func:`trussvae.models.load_network` the network without Lightning. Checkpoints also record the
+data set the model was trained on (:mod:`trussvae.models.checkpoint`); checkpoints of the layout
+before the network was split out (parameters ``adj_encoder.*`` at the top level) still load.
 """
 
 from __future__ import annotations
@@ -25,7 +22,6 @@ from collections.abc import Sequence
 import numpy as np
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from pytorch_lightning.callbacks import Timer
 from torchmetrics import MeanMetric
 from torchmetrics.regression import R2Score
@@ -34,12 +30,13 @@ from trussvae.data.graphs import active_dofs, active_nodes, positions_from_offse
 from trussvae.data.normalization import LabelNormalizer
 from trussvae.design_space.truss_graph import DESIGN_SPACE_VERSION, TrussGraph
 from trussvae.models import kl_schedules
-from trussvae.models.decoders import AdjacencyDecoder, NodeFeatureDecoder
-from trussvae.models.encoders import ACTIVATIONS, NORMS, GraphEncoder, MLPEncoder
+from trussvae.models.checkpoint import DATA_KEY, dataset_record, upgrade_state_dict
 from trussvae.models.latent import LatentLayout
-from trussvae.models.metrics import adjacency_accuracy, exact_topology, validity_report
-from trussvae.models.mmd import mmd_imq
-from trussvae.models.predictor import PropertyPredictor
+from trussvae.models.losses import ADJACENCY_LOSSES, FEATURE_LOSSES, loss_parts, weighted_loss
+from trussvae.models.lr_schedules import LR_SCHEDULERS, warmup_cosine_factor
+from trussvae.models.metrics import adjacency_accuracy, exact_topology
+from trussvae.models.network import TrussVAENet
+from trussvae.models.validity import sample_validity
 
 __all__ = ["TrussVAE"]
 
@@ -64,42 +61,23 @@ class TrussVAE(pl.LightningModule):
                  design_space_version: str = DESIGN_SPACE_VERSION):
         super().__init__()
         self.save_hyperparameters()
-        for name, value, allowed in [("encoder", encoder, ("mlp", "gnn")), ("target", target, ("linear", "nonlinear")),
-                                     ("adjacency_loss", adjacency_loss, ("bce", "mse")),
-                                     ("feature_loss", feature_loss, ("all", "active")),
+        for name, value, allowed in [("adjacency_loss", adjacency_loss, ADJACENCY_LOSSES),
+                                     ("feature_loss", feature_loss, FEATURE_LOSSES),
                                      ("kl_schedule", kl_schedule, kl_schedules.SCHEDULES),
                                      ("kl_shape", kl_shape, kl_schedules.SHAPES),
-                                     ("lr_scheduler", lr_scheduler, ("none", "cosine", "cosine_epoch")),
-                                     ("activation", activation, ACTIVATIONS), ("norm", norm, NORMS)]:
+                                     ("lr_scheduler", lr_scheduler, LR_SCHEDULERS)]:
             if value not in allowed:
                 raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
-        if design_space_version != DESIGN_SPACE_VERSION:
-            raise ValueError(f"model built for design space {design_space_version!r}, this code is "
-                             f"{DESIGN_SPACE_VERSION!r}")
-        self.layout = LatentLayout(d_A, d_x, d_Ax, shared_mode)
-        k = int(n_properties)
-        self.property_names = list(property_names) if property_names else [f"p{i}" for i in range(k)]
-        self.normalizer = LabelNormalizer(list(label_mean or [0.0] * k), list(label_std or [1.0] * k),
-                                          list(label_log_mask or [False] * k))
-        if not (len(self.normalizer.mean) == len(self.normalizer.std) == len(self.property_names) == k):
-            raise ValueError(f"n_properties={k} but {len(self.normalizer.mean)} normalisation entries / "
-                             f"{len(self.property_names)} names")
-        act = dict(activation=activation, norm=norm)
-        if encoder == "mlp":
-            self.adj_encoder = MLPEncoder(351, adj_hidden, d_A, dropout, **act)
-        else:
-            self.adj_encoder = GraphEncoder(gnn_hidden, gnn_layers, d_A, head_hidden=adj_hidden[-1:])
-        self.feat_encoder = MLPEncoder(27, feat_hidden, d_x, dropout, **act)
-        self.adj_decoder = AdjacencyDecoder(d_A, list(adj_hidden)[::-1], dropout, **act)
-        self.feat_decoder = NodeFeatureDecoder(d_x, list(feat_hidden)[::-1], feature_activation, dropout,
-                                               hidden_activation=activation, norm=norm)
-        self.predictor = PropertyPredictor(self.layout.d, pred_hidden, k, dropout, **act)
+        self.net = TrussVAENet.from_hparams(dict(self.hparams))
+        #: the data set this model is trained on (:func:`~trussvae.models.checkpoint.dataset_record`):
+        #: set from the data module at the start of fit, restored from a checkpoint, saved in every checkpoint
+        self.data_record: dict | None = None
         self._progress_now = 0.0
-        nz = self.normalizer
+        nz = self.net.normalizer
         # a typical magnitude per property, for the physical-scale R^2 (see _eval_step)
         scale = [math.exp(m) if lg else max(s, 1e-30) for m, s, lg in zip(nz.mean, nz.std, nz.log_mask)]
         self._phys_scale = torch.tensor(scale, dtype=torch.float32)
-        self.metrics = torch.nn.ModuleDict({s: self._stage_metrics(k) for s in ("val", "test")})
+        self.metrics = torch.nn.ModuleDict({s: self._stage_metrics(len(scale)) for s in ("val", "test")})
 
     @staticmethod
     def _stage_metrics(k: int) -> torch.nn.ModuleDict:
@@ -109,60 +87,62 @@ class TrussVAE(pl.LightningModule):
             "property_r2_norm": R2Score(multioutput="raw_values"),
             "property_r2_phys": R2Score(multioutput="raw_values")})
 
-    # ------------------------------------------------------------------ the model
+    # ------------------------------------------------------------------ the network (delegated)
+    @property
+    def layout(self) -> LatentLayout:
+        return self.net.layout
+
+    @property
+    def normalizer(self) -> LabelNormalizer:
+        return self.net.normalizer
+
+    @property
+    def property_names(self) -> list[str]:
+        return self.net.property_names
+
     @property
     def target(self) -> str:
         """What the predictor predicts: ``"linear"`` (9 orthotropic stiffness components) or ``"nonlinear"``."""
-        return getattr(self.hparams, "target", "linear")
+        return self.net.target
 
     @property
     def latent_dim(self) -> int:
-        return self.layout.d
+        return self.net.latent_dim
 
     @property
     def latent_slices(self) -> dict[str, slice]:
         """Slices of z: ``topology`` (specific), ``shared``, ``geometry`` (specific)."""
-        return {"topology": self.layout.topology, "shared": self.layout.shared, "geometry": self.layout.geometry}
+        return self.net.latent_slices
 
     def encode(self, adj: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 351) 0/1, (B, 27) offsets -> mu (B, d), logvar (B, d)."""
-        mu_A, lv_A = self.adj_encoder(adj) if self.hparams.encoder == "mlp" else self.adj_encoder(adj, offsets)
-        mu_x, lv_x = self.feat_encoder(offsets)
-        return self.layout.combine(mu_A, mu_x), self.layout.combine(lv_A, lv_x)
+        return self.net.encode(adj, offsets)
 
     def decode_logits(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, d) -> adjacency logits (B, 351), offsets (B, 27)."""
-        return self.adj_decoder(z[:, self.layout.adjacency_input]), self.feat_decoder(z[:, self.layout.feature_input])
+        return self.net.decode_logits(z)
 
     def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, d) -> adjacency probabilities (B, 351), offsets (B, 27)."""
-        logits, offsets = self.decode_logits(z)
-        return torch.sigmoid(logits), offsets
+        return self.net.decode(z)
 
     def predict(self, mu: torch.Tensor) -> torch.Tensor:
         """(B, d) latent means -> (B, k) normalised properties (use :meth:`denormalise` for physical)."""
-        return self.predictor(mu)
+        return self.net.predict(mu)
 
     def denormalise(self, y_norm: torch.Tensor) -> torch.Tensor:
         """(B, k) normalised -> physical properties (e.g. stiffness in units of E_s)."""
-        return self.normalizer.denormalize(y_norm)
+        return self.net.denormalise(y_norm)
 
     def normalise(self, y: torch.Tensor) -> torch.Tensor:
-        return self.normalizer.normalize(y)
+        return self.net.normalise(y)
 
-    @torch.no_grad()
     def decode_graphs(self, z: torch.Tensor, threshold: float = 0.5) -> list[TrussGraph]:
         """(B, d) latents -> B :class:`TrussGraph` (adjacency probabilities thresholded)."""
-        prob, offsets = self.decode(z.to(self.device))
-        prob, offsets = prob.cpu().numpy(), offsets.cpu().double().numpy()
-        return [TrussGraph.from_vae_input(p, o, threshold) for p, o in zip(prob, offsets)]
+        return self.net.decode_graphs(z, threshold)
 
     def forward(self, adj: torch.Tensor, offsets: torch.Tensor, sample: bool = True) -> dict[str, torch.Tensor]:
-        mu, logvar = self.encode(adj, offsets)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
-        adj_logits, offsets_hat = self.decode_logits(z)
-        return {"mu": mu, "logvar": logvar, "z": z, "adj_logits": adj_logits, "offsets": offsets_hat,
-                "y": self.predict(mu)}
+        return self.net(adj, offsets, sample)
 
     # ------------------------------------------------------------------ schedules
     def progress(self, batch_idx: int = 0) -> float:
@@ -200,46 +180,24 @@ class TrussVAE(pl.LightningModule):
         return kl_schedules.beta_at(h.kl_schedule, p if p < 1.0 else 1.0, 1.0, **params)
 
     def lr_factor(self, progress: float | None = None) -> float:
-        """Learning-rate multiplier of ``lr_scheduler="cosine"``: linear warm-up over the first
-        ``lr_warmup`` of training, then half-cosine decay to ``lr_min_factor`` at the end."""
+        """Learning-rate multiplier of ``lr_scheduler="cosine"`` at ``progress`` (default: the progress
+        of the last training step), see :func:`~trussvae.models.lr_schedules.warmup_cosine_factor`."""
         h = self.hparams
         p = self._progress_now if progress is None else float(progress)
-        if h.lr_warmup > 0 and p < h.lr_warmup:
-            return max(p / h.lr_warmup, 1e-3)
-        r = (p - h.lr_warmup) / max(1.0 - h.lr_warmup, 1e-9)
-        r = min(max(r, 0.0), 1.0)
-        return h.lr_min_factor + (1.0 - h.lr_min_factor) * 0.5 * (1.0 + math.cos(math.pi * r))
+        return warmup_cosine_factor(p, h.lr_warmup, h.lr_min_factor)
 
     # ------------------------------------------------------------------ loss
 
     def losses(self, batch: dict, out: dict) -> dict[str, torch.Tensor]:
-        adj, off = batch["adj"], batch["offsets"]
-        if self.hparams.adjacency_loss == "bce":
-            l_adj = F.binary_cross_entropy_with_logits(out["adj_logits"], adj, reduction="none").sum(-1)
-        else:
-            l_adj = ((torch.sigmoid(out["adj_logits"]) - adj) ** 2).sum(-1)
-        sq = (out["offsets"] - off) ** 2
-        if self.hparams.feature_loss == "active":
-            sq = sq * active_dofs(adj)
-        mu, logvar = out["mu"], out["logvar"]
-        kl = 0.5 * (logvar.exp() + mu ** 2 - 1.0 - logvar).sum(-1)
-        parts = {"adjacency": l_adj.mean(), "features": sq.sum(-1).mean(),
-                 "property": ((out["y"] - batch["y"]) ** 2).sum(-1).mean(), "kl": kl.mean()}
-        if self.hparams.w_mmd and out["z"].shape[0] > 1:
-            z = out["z"]
-            k = self.hparams.mmd_samples
-            if k and z.shape[0] > k:  # the batch is shuffled: its first k rows are a random subsample
-                z = z[:k]
-            parts["mmd"] = mmd_imq(z)
-        return parts
+        """Batch means of the loss terms (:func:`~trussvae.models.losses.loss_parts`)."""
+        h = self.hparams
+        return loss_parts(batch, out, h.adjacency_loss, h.feature_loss, bool(h.w_mmd), h.mmd_samples)
 
     def _step(self, batch: dict, stage: str, beta: float) -> tuple[torch.Tensor, dict]:
         out = self(batch["adj"], batch["offsets"], sample=True)
         parts = self.losses(batch, out)
         h = self.hparams
-        recon_prop = h.w_adj * parts["adjacency"] + h.w_feat * parts["features"] + h.w_prop * parts["property"]
-        if "mmd" in parts:
-            recon_prop = recon_prop + h.w_mmd * parts["mmd"]
+        recon_prop = weighted_loss(parts, h.w_adj, h.w_feat, h.w_prop, h.w_mmd)
         loss = recon_prop + beta * parts["kl"]
         B = batch["adj"].shape[0]
         # objective: the loss at the target beta_max, independent of where the schedule is (checkpointing)
@@ -303,12 +261,11 @@ class TrussVAE(pl.LightningModule):
         self.log_dict(out)
 
     def validity(self, n: int | None = None, seed: int | None = None) -> dict[str, float]:
-        """Validity score of ``n`` samples z ~ N(0, I) (see :mod:`trussvae.models.metrics`)."""
-        n = n or self.hparams.validity_samples
-        g = torch.Generator().manual_seed(self.hparams.validity_seed if seed is None else seed)
-        z = torch.randn(n, self.latent_dim, generator=g)
+        """Validity score of ``n`` samples z ~ N(0, I) (see :mod:`trussvae.models.validity`)."""
         dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        return validity_report(self.decode_graphs(z), getattr(dm, "train_hashes", None) or None)
+        return sample_validity(self.net, n or self.hparams.validity_samples,
+                               self.hparams.validity_seed if seed is None else seed,
+                               getattr(dm, "train_hashes", None) or None)
 
     def on_validation_epoch_end(self) -> None:
         self._log_stage_metrics("val")
@@ -334,3 +291,19 @@ class TrussVAE(pl.LightningModule):
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.trainer.max_epochs)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         return opt
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_fit_start(self) -> None:
+        dm = self.trainer.datamodule
+        if dm is not None and all(hasattr(dm, a) for a in ("data_dir", "split_seed", "split_fractions")):
+            self.data_record = dataset_record(dm.data_dir, dm.split_seed, dm.split_fractions,
+                                              getattr(dm, "train_hashes", None) or None)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.data_record is not None:
+            checkpoint[DATA_KEY] = self.data_record
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # checkpoints written before the network moved to self.net hold its weights at the top level
+        checkpoint["state_dict"] = upgrade_state_dict(checkpoint["state_dict"])
+        self.data_record = checkpoint.get(DATA_KEY)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_frame", "plot_truss_graph", "figure_sheet", "plotly_frame", "TYPE_COLORS"]
+__all__ = ["plot_frame", "plot_truss_graph", "figure_sheet", "plotly_frame", "frame_segments", "TYPE_COLORS"]
 
 #: node-type colours (vertex, edge, face, body), as in the paper's Fig. 1
 TYPE_COLORS = ("#1f5fbf", "#2ca02c", "#8e44ad", "#d62728")
@@ -62,6 +62,9 @@ def _frame_segments(frame, tessellate=(1, 1, 1), origin=(0.0, 0.0, 0.0)) -> tupl
     keep = t1 - t0 > 1e-9
     seg = np.stack([p + t0[:, None] * d, p + t1[:, None] * d], axis=1)[keep]
     return seg @ frame.lattice_vectors, ids[keep]
+
+
+frame_segments = _frame_segments  # public name (used by trussvae.viz.training_figures)
 
 
 def _finish_axes(ax, points, title):

@@ -1,4 +1,4 @@
-"""Training figures: truss reconstructions and the latent PCA, and the callback that logs them.
+"""Training figures: truss reconstructions and the latent PCA, and the Lightning callback that logs them.
 
 matplotlib is imported lazily (Agg backend); figures go to every logger that accepts images
 (TensorBoard ``add_figure``, W&B ``log_image``) and are always saved as PNG under
@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 import torch
 
 from trussvae.design_space.truss_graph import TrussGraph
+from trussvae.viz.truss3d import frame_segments
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +23,15 @@ __all__ = ["plot_truss", "reconstruction_figure", "latent_pca_figure", "FigureLo
 
 
 def _segments(graph: TrussGraph) -> np.ndarray:
-    """(E, 2, 3) strut end points of the full unit cell (or of the octant if it cannot be built)."""
+    """(E, 2, 3) strut segments of the full unit cell centred on the origin (as
+    :func:`~trussvae.viz.truss3d.plot_truss_graph` draws it), or of the octant as decoded when the
+    cell cannot be built (invalid decoded geometry)."""
     try:
-        fr = graph.to_frame(relative_density=None, radius=0.01)
-        a = fr.nodes[fr.struts[:, 0]]
-        b = fr.nodes[fr.struts[:, 1]] + fr.shifts
-        return np.stack([a, b], axis=1) @ fr.lattice_vectors
+        frame = graph.to_frame(relative_density=None, radius=0.01)
     except Exception:  # invalid decoded geometry: show the octant as decoded
         e = graph.edges
         return np.stack([graph.positions[e[:, 0]], graph.positions[e[:, 1]]], axis=1) / 2.0
+    return frame_segments(frame, origin=(-0.5, -0.5, -0.5))[0]
 
 
 def plot_truss(ax, graph: TrussGraph, title: str = "", color: str = "C0") -> None:

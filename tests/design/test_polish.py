@@ -1,29 +1,13 @@
-"""STL export of printable cells and the FE polish stage."""
+"""The FE polish stage (trussvae.design.polish)."""
 
 import numpy as np
 import pytest
-import trimesh
 
-from trussvae.design.export import export_stl, frame_to_mesh
 from trussvae.design.polish import polish, topology_neighbours
 from trussvae.design.targets import CurveObjective, named_target, nrmse
 from trussvae.fem import homogenize
 from trussvae.fem.elasticity import youngs_moduli
 from trussvae.generation import elementary, generate_structures
-
-
-def test_stl_block_has_the_tessellated_size(tmp_path):
-    frame = elementary("simple_cubic_2x2x2").to_frame(relative_density=0.1)
-    path = export_stl(frame, tmp_path / "sc.stl", tessellation=(2, 1, 1), scale=10.0)
-    mesh = trimesh.load(path)
-    r = frame.radius * 10
-    np.testing.assert_allclose(mesh.bounds[1] - mesh.bounds[0], [20 + 2 * r, 10 + 2 * r, 10 + 2 * r], rtol=1e-6)
-    assert len(mesh.faces) > 1000
-
-
-def test_stl_bad_tessellation():
-    with pytest.raises(ValueError, match="tessellation"):
-        frame_to_mesh(elementary("bcc").to_frame(), (0, 1, 1))
 
 
 def test_polish_improves_fe_value_and_keeps_validity():
@@ -160,3 +144,21 @@ def test_polish_refine_top_and_bad_offset_search():
     assert obj.value(C) == pytest.approx(res.value_history[-1], rel=1e-9)
     with pytest.raises(ValueError, match="offset_search"):
         polish(g, obj, offset_search="newton")
+
+
+def test_polish_through_a_shared_evaluator_reuses_its_fe_results():
+    from trussvae.design.evaluate import Evaluator
+    from trussvae.design.polish import PolishConfig
+
+    g = generate_structures(5, seed=3)[0]
+    cfg = PolishConfig(top=1, steps=3, topology=False, offsets="pattern")
+    assert cfg.kwargs()["offset_search"] == "pattern" and cfg.kwargs()["n_steps"] == 3
+    bare = polish(g, named_target("stiff"), **cfg.kwargs())
+    ev = Evaluator(named_target("stiff"))
+    ev.evaluate([g])
+    shared = polish(g, ev, **cfg.kwargs())
+    assert shared.loss_history == bare.loss_history  # the same search
+    assert shared.n_fe_evaluations == bare.n_fe_evaluations - 1  # the start was already evaluated
+    assert ev.n_fe_runs == shared.n_fe_evaluations + 1
+    with pytest.raises(ValueError, match="polish.refine_top"):
+        PolishConfig(refine_top=0)

@@ -1,4 +1,4 @@
-"""JSON helpers shared by the value types (TrussGraph, PeriodicFrame)."""
+"""JSON helpers shared by the value types (TrussGraph, PeriodicFrame); the bottom layer (no trussvae imports)."""
 
 from __future__ import annotations
 

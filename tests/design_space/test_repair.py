@@ -1,9 +1,9 @@
 import numpy as np
 
 from trussvae.design_space import octant
+from trussvae.design_space.repair import clip_offsets, largest_component, prune_dangling, repair
 from trussvae.design_space.truss_graph import TrussGraph
 from trussvae.generation import generate_structures
-from trussvae.models.repair import clip_offsets, largest_component, prune_dangling, repair
 
 
 def _valid(n=5):

@@ -1,0 +1,74 @@
+"""The VAE loss (eq. 4 of Zheng et al. 2023), as plain functions of a batch and the network output.
+
+Per sample, averaged over the batch::
+
+    L = w_adj * L_A + w_feat * L_x + w_prop * ||S - F(mu)||^2 + beta(t) * KL [+ w_mmd * MMD(q(z), p(z))]
+
+``L_A``: BCE-with-logits summed over the 351 adjacency entries (``adjacency_loss="bce"``,
+default) or the paper's squared error of the sigmoid probabilities (``"mse"``). ``L_x``: squared
+error summed over the 27 offsets, either of all entries with target 0 for inactive nodes
+(``feature_loss="all"``, default: the decoder then also learns to park unused nodes at the
+template) or of the active nodes' offsets only (``"active"``). Properties are normalised (see
+:mod:`trussvae.data.normalization`). ``beta(t)``: :mod:`trussvae.models.kl_schedules`. The optional
+MMD term (beyond the paper, ``w_mmd`` > 0) matches the aggregate posterior to the prior:
+:mod:`trussvae.models.mmd`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from trussvae.data.graphs import active_dofs
+from trussvae.models.mmd import mmd_imq
+
+__all__ = ["kl_divergence", "loss_parts", "weighted_loss", "ADJACENCY_LOSSES", "FEATURE_LOSSES"]
+
+ADJACENCY_LOSSES = ("bce", "mse")
+FEATURE_LOSSES = ("all", "active")
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """(B, d), (B, d) -> (B,) KL(N(mu, exp(logvar)) || N(0, I))."""
+    return 0.5 * (logvar.exp() + mu ** 2 - 1.0 - logvar).sum(-1)
+
+
+def loss_parts(batch: dict, out: dict, adjacency_loss: str = "bce", feature_loss: str = "all",
+               mmd: bool = False, mmd_samples: int | None = None) -> dict[str, torch.Tensor]:
+    """Batch means of the loss terms: ``adjacency``, ``features``, ``property``, ``kl`` and, when
+    ``mmd`` and the batch has more than one sample, ``mmd`` (on at most ``mmd_samples`` latents).
+
+    ``batch``: ``adj`` (B, 351), ``offsets`` (B, 27), ``y`` (B, k) normalised; ``out``: the
+    network's :meth:`~trussvae.models.TrussVAENet.forward` dict.
+    """
+    if adjacency_loss not in ADJACENCY_LOSSES:
+        raise ValueError(f"adjacency_loss must be one of {list(ADJACENCY_LOSSES)}, got {adjacency_loss!r}")
+    if feature_loss not in FEATURE_LOSSES:
+        raise ValueError(f"feature_loss must be one of {list(FEATURE_LOSSES)}, got {feature_loss!r}")
+    adj, off = batch["adj"], batch["offsets"]
+    if adjacency_loss == "bce":
+        l_adj = F.binary_cross_entropy_with_logits(out["adj_logits"], adj, reduction="none").sum(-1)
+    else:
+        l_adj = ((torch.sigmoid(out["adj_logits"]) - adj) ** 2).sum(-1)
+    sq = (out["offsets"] - off) ** 2
+    if feature_loss == "active":
+        sq = sq * active_dofs(adj)
+    kl = kl_divergence(out["mu"], out["logvar"])
+    parts = {"adjacency": l_adj.mean(), "features": sq.sum(-1).mean(),
+             "property": ((out["y"] - batch["y"]) ** 2).sum(-1).mean(), "kl": kl.mean()}
+    if mmd and out["z"].shape[0] > 1:
+        z = out["z"]
+        if mmd_samples and z.shape[0] > mmd_samples:  # the batch is shuffled: its first k rows are a random subsample
+            z = z[:mmd_samples]
+        parts["mmd"] = mmd_imq(z)
+    return parts
+
+
+def weighted_loss(parts: dict[str, torch.Tensor], w_adj: float, w_feat: float, w_prop: float,
+                  w_mmd: float = 0.0) -> torch.Tensor:
+    """The loss without its KL term: ``w_adj L_A + w_feat L_x + w_prop L_S [+ w_mmd MMD]``
+    (add ``beta * parts["kl"]`` for the loss at a KL weight ``beta``)."""
+    loss = w_adj * parts["adjacency"] + w_feat * parts["features"] + w_prop * parts["property"]
+    if "mmd" in parts:
+        loss = loss + w_mmd * parts["mmd"]
+    return loss

@@ -1,0 +1,183 @@
+"""`TrussVAENet`: the trained network as a plain ``nn.Module`` (no Lightning).
+
+It holds the two encoders, the two decoders, the property predictor, the overlapping latent
+layout (:mod:`trussvae.models.latent`) and the label normaliser, and is everything inverse design
+needs::
+
+    encode(adj (B, 351), offsets (B, 27)) -> mu (B, d), logvar (B, d)
+    decode_logits(z (B, d)) -> adjacency logits (B, 351), offsets (B, 27)
+    decode(z)               -> adjacency probabilities (B, 351), offsets (B, 27)
+    decode_graphs(z, threshold=0.5) -> B TrussGraphs
+    predict(mu)             -> (B, k) normalised properties
+    normalise(y) / denormalise(y_norm)
+    latent_dim, latent_slices, target, device
+
+It is built from plain hyper-parameters (``TrussVAENet(**config)``; :meth:`TrussVAENet.from_hparams`
+picks the network's keys out of a training run's full hyper-parameters), so
+:func:`trussvae.models.load_network` rebuilds it from a checkpoint with torch alone. Training
+(losses, schedules, metrics, optimiser) is :class:`trussvae.models.TrussVAE`, which holds one as
+``.net``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from trussvae.data.normalization import LabelNormalizer
+from trussvae.design_space.truss_graph import DESIGN_SPACE_VERSION, TrussGraph
+from trussvae.models.decoders import AdjacencyDecoder, NodeFeatureDecoder
+from trussvae.models.encoders import ACTIVATIONS, NORMS, GraphEncoder, MLPEncoder
+from trussvae.models.latent import LatentLayout
+from trussvae.models.predictor import PropertyPredictor
+
+__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS"]
+
+TARGETS = ("linear", "nonlinear")
+ENCODERS = ("mlp", "gnn")
+
+
+class TrussVAENet(nn.Module):
+    """Encoders, decoders, property predictor, latent layout and label normaliser (see module doc).
+
+    Args:
+        d_A, d_x, d_Ax: adjacency / node-feature embedding sizes and their overlap (latent size
+            ``d = d_A + d_x - d_Ax``).
+        encoder: ``"mlp"`` (the paper's) or ``"gnn"`` (GINE message passing on the adjacency side).
+        adj_hidden, feat_hidden, pred_hidden: hidden sizes of the adjacency / node-feature encoder
+            (decoders mirrored) and of the property predictor.
+        gnn_hidden, gnn_layers: width and depth of the GNN encoder.
+        dropout, activation, norm: of every hidden MLP layer.
+        feature_activation: ``"tanh"`` (offsets in (-0.5, 0.5)) or ``"linear"``.
+        shared_mode: ``"mean"`` or ``"paper_literal"`` (see :mod:`trussvae.models.latent`).
+        target: ``"linear"`` (9 orthotropic stiffness components) or ``"nonlinear"`` (13 stresses).
+        n_properties, property_names: number and names of the predicted properties.
+        label_mean, label_std, label_log_mask: the label normaliser (identity when None).
+        design_space_version: must be this code's :data:`DESIGN_SPACE_VERSION`.
+    """
+
+    def __init__(self, d_A: int = 10, d_x: int = 10, d_Ax: int = 4, encoder: str = "mlp",
+                 adj_hidden: Sequence[int] = (256, 128), feat_hidden: Sequence[int] = (128, 64),
+                 pred_hidden: Sequence[int] = (128, 64), gnn_hidden: int = 64, gnn_layers: int = 3,
+                 dropout: float = 0.0, feature_activation: str = "tanh", shared_mode: str = "mean",
+                 activation: str = "relu", norm: str = "none", target: str = "linear", n_properties: int = 9,
+                 property_names: Sequence[str] | None = None, label_mean: Sequence[float] | None = None,
+                 label_std: Sequence[float] | None = None, label_log_mask: Sequence[bool] | None = None,
+                 design_space_version: str = DESIGN_SPACE_VERSION):
+        config = {name: _plain(value) for name, value in locals().items() if name in NETWORK_KEYS}
+        super().__init__()
+        for name, value, allowed in [("encoder", encoder, ENCODERS), ("target", target, TARGETS),
+                                     ("activation", activation, ACTIVATIONS), ("norm", norm, NORMS)]:
+            if value not in allowed:
+                raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
+        if design_space_version != DESIGN_SPACE_VERSION:
+            raise ValueError(f"model built for design space {design_space_version!r}, this code is "
+                             f"{DESIGN_SPACE_VERSION!r}")
+        self.layout = LatentLayout(d_A, d_x, d_Ax, shared_mode)
+        k = int(n_properties)
+        self.property_names = list(property_names) if property_names else [f"p{i}" for i in range(k)]
+        self.normalizer = LabelNormalizer(list(label_mean or [0.0] * k), list(label_std or [1.0] * k),
+                                          list(label_log_mask or [False] * k))
+        if not (len(self.normalizer.mean) == len(self.normalizer.std) == len(self.property_names) == k):
+            raise ValueError(f"n_properties={k} but {len(self.normalizer.mean)} normalisation entries / "
+                             f"{len(self.property_names)} names")
+        self.encoder_kind = encoder
+        self._target = target
+        #: the construction arguments as plain values: ``TrussVAENet(**net.config)`` rebuilds it
+        self.config = config
+        act = dict(activation=activation, norm=norm)
+        # construction order = parameter initialisation order (same weights for the same seed as before)
+        if encoder == "mlp":
+            self.adj_encoder = MLPEncoder(351, adj_hidden, d_A, dropout, **act)
+        else:
+            self.adj_encoder = GraphEncoder(gnn_hidden, gnn_layers, d_A, head_hidden=adj_hidden[-1:])
+        self.feat_encoder = MLPEncoder(27, feat_hidden, d_x, dropout, **act)
+        self.adj_decoder = AdjacencyDecoder(d_A, list(adj_hidden)[::-1], dropout, **act)
+        self.feat_decoder = NodeFeatureDecoder(d_x, list(feat_hidden)[::-1], feature_activation, dropout,
+                                               hidden_activation=activation, norm=norm)
+        self.predictor = PropertyPredictor(self.layout.d, pred_hidden, k, dropout, **act)
+
+    @classmethod
+    def from_hparams(cls, hparams: dict) -> TrussVAENet:
+        """Build from a training run's hyper-parameters (the keys that are not the network's --
+        losses, schedules, optimiser -- are ignored)."""
+        if not isinstance(hparams, dict):
+            raise TypeError(f"hyper-parameters must be a dict, got {type(hparams).__name__}")
+        return cls(**{k: v for k, v in hparams.items() if k in NETWORK_KEYS})
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def target(self) -> str:
+        """What the predictor predicts: ``"linear"`` (9 orthotropic stiffness components) or ``"nonlinear"``."""
+        return self._target
+
+    @property
+    def latent_dim(self) -> int:
+        return self.layout.d
+
+    @property
+    def latent_slices(self) -> dict[str, slice]:
+        """Slices of z: ``topology`` (specific), ``shared``, ``geometry`` (specific)."""
+        return {"topology": self.layout.topology, "shared": self.layout.shared, "geometry": self.layout.geometry}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # ------------------------------------------------------------------ the model
+    def encode(self, adj: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 351) 0/1, (B, 27) offsets -> mu (B, d), logvar (B, d)."""
+        mu_A, lv_A = self.adj_encoder(adj) if self.encoder_kind == "mlp" else self.adj_encoder(adj, offsets)
+        mu_x, lv_x = self.feat_encoder(offsets)
+        return self.layout.combine(mu_A, mu_x), self.layout.combine(lv_A, lv_x)
+
+    def decode_logits(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, d) -> adjacency logits (B, 351), offsets (B, 27)."""
+        return self.adj_decoder(z[:, self.layout.adjacency_input]), self.feat_decoder(z[:, self.layout.feature_input])
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, d) -> adjacency probabilities (B, 351), offsets (B, 27)."""
+        logits, offsets = self.decode_logits(z)
+        return torch.sigmoid(logits), offsets
+
+    def predict(self, mu: torch.Tensor) -> torch.Tensor:
+        """(B, d) latent means -> (B, k) normalised properties (use :meth:`denormalise` for physical)."""
+        return self.predictor(mu)
+
+    def denormalise(self, y_norm: torch.Tensor) -> torch.Tensor:
+        """(B, k) normalised -> physical properties (e.g. stiffness in units of E_s)."""
+        return self.normalizer.denormalize(y_norm)
+
+    def normalise(self, y: torch.Tensor) -> torch.Tensor:
+        """(B, k) physical -> normalised properties (inverse of :meth:`denormalise`)."""
+        return self.normalizer.normalize(y)
+
+    @torch.no_grad()
+    def decode_graphs(self, z: torch.Tensor, threshold: float = 0.5) -> list[TrussGraph]:
+        """(B, d) latents -> B :class:`TrussGraph` (adjacency probabilities thresholded)."""
+        prob, offsets = self.decode(z.to(self.device))
+        prob, offsets = prob.cpu().numpy(), offsets.cpu().double().numpy()
+        return [TrussGraph.from_vae_input(p, o, threshold) for p, o in zip(prob, offsets)]
+
+    def forward(self, adj: torch.Tensor, offsets: torch.Tensor, sample: bool = True) -> dict[str, torch.Tensor]:
+        """Encode, sample ``z = mu + eps * std`` (``z = mu`` when not ``sample``), decode, predict from mu.
+
+        Returns ``mu``, ``logvar``, ``z`` (B, d), ``adj_logits`` (B, 351), ``offsets`` (B, 27), ``y`` (B, k).
+        """
+        mu, logvar = self.encode(adj, offsets)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
+        adj_logits, offsets_hat = self.decode_logits(z)
+        return {"mu": mu, "logvar": logvar, "z": z, "adj_logits": adj_logits, "offsets": offsets_hat,
+                "y": self.predict(mu)}
+
+
+def _plain(value):
+    """Tuples -> lists (checkpoint hyper-parameters hold plain JSON-like values)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+#: the constructor arguments of :class:`TrussVAENet` (a subset of :class:`~trussvae.models.TrussVAE`'s)
+NETWORK_KEYS = tuple(p for p in inspect.signature(TrussVAENet.__init__).parameters if p != "self")
