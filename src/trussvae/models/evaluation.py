@@ -159,18 +159,23 @@ class PaperMetricsCallback(pl.Callback):
         validity_samples: prior samples of ``paper/validity`` (0: not computed).
         seed: seed of the sampled-z reconstruction, the training subset and the prior samples.
         sampled: also report the sampled-z reconstruction (``paper_sampled/...``).
-        validation: also evaluate at the end of every validation epoch (not in the sanity check).
+        validation: also evaluate at the end of validation epochs (not in the sanity check).
+        every_n_epochs: ... of every ``every_n_epochs``-th validation epoch (the cost: one more
+            forward pass over the validation split and the training subset, and the prior decodes;
+            about as much as the strict validation itself).
         batch_size: structures per forward pass.
 
     Needs the trainer's data module to hold the split tensors (:class:`~trussvae.data.TrussDataModule`).
     """
 
     def __init__(self, train_samples: int = 2000, validity_samples: int = 1000, seed: int = 0,
-                 sampled: bool = True, validation: bool = True, batch_size: int = 4096):
+                 sampled: bool = True, validation: bool = True, every_n_epochs: int = 1, batch_size: int = 4096):
         super().__init__()
-        if train_samples < 0 or validity_samples < 0 or batch_size < 1:
+        if train_samples < 0 or validity_samples < 0 or batch_size < 1 or every_n_epochs < 1:
             raise ValueError(f"PaperMetricsCallback: train_samples={train_samples} and validity_samples="
-                             f"{validity_samples} must be >= 0, batch_size={batch_size} >= 1")
+                             f"{validity_samples} must be >= 0, batch_size={batch_size} and every_n_epochs="
+                             f"{every_n_epochs} >= 1")
+        self.every_n_epochs = int(every_n_epochs)
         self.train_samples, self.validity_samples = int(train_samples), int(validity_samples)
         self.seed, self.sampled, self.validation, self.batch_size = int(seed), bool(sampled), bool(validation), \
             int(batch_size)
@@ -214,7 +219,7 @@ class PaperMetricsCallback(pl.Callback):
         pl_module.log_dict({k: float(v) for k, v in metrics.items() if np.isfinite(v)}, on_step=False, on_epoch=True)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.validation and not trainer.sanity_checking:
+        if self.validation and not trainer.sanity_checking and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
             self._run(trainer, pl_module, "val")
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
