@@ -148,9 +148,11 @@ def train(cfg: dict) -> dict:
     if not loggers:  # logger=none: a learning-rate monitor has nowhere to write
         callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.LearningRateMonitor)]
     trainer = pl.Trainer(**cfg.get("trainer", {}), callbacks=callbacks, logger=loggers or False)
+    measured_on = data_keys(dm)
     for lg in loggers:
-        lg.log_hyperparams({"data": cfg["data"], "trainer": cfg.get("trainer", {}), "seed": cfg.get("seed")})
-    metrics: dict = data_keys(dm)
+        lg.log_hyperparams({"data": cfg["data"], "trainer": cfg.get("trainer", {}), "seed": cfg.get("seed"),
+                            "measured_on": measured_on})
+    metrics: dict = dict(measured_on)
     if cfg.get("train", True):
         ckpt = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir, bool(cfg.get("auto_resume", True)))
         t0 = time.perf_counter()

@@ -133,6 +133,10 @@ def test_validation_epochs_log_val_prefixed_keys(tiny):
     assert {"val/paper/adjacency_accuracy", "val/paper_train/node_r2_x", "val/paper/validity",
             "val/paper/property_r2_min"} <= keys
     assert not any(k.startswith(("paper", "val/paper_sampled")) for k in keys)
+    skip = _trainer(PaperMetricsCallback(validity_samples=0, every_n_epochs=2), max_epochs=1, limit_train_batches=1,
+                    limit_val_batches=1, num_sanity_val_steps=0)
+    skip.fit(model, datamodule=dm)
+    assert not any("paper" in k for k in skip.callback_metrics)  # epoch 1 of every 2nd: not evaluated
 
 
 def test_callback_needs_split_tensors(tiny):
@@ -141,3 +145,5 @@ def test_callback_needs_split_tensors(tiny):
         PaperMetricsCallback().evaluate(model.net, {}, "test")
     with pytest.raises(ValueError, match="must be >= 0"):
         PaperMetricsCallback(train_samples=-1)
+    with pytest.raises(ValueError, match="every_n_epochs=0"):
+        PaperMetricsCallback(every_n_epochs=0)
