@@ -33,7 +33,7 @@ NO_MODEL = ("no trained model found (searched outputs/train and multirun/train f
 
 
 def _training_run_settings(run_dir: Path | None, ckpt_path: str | None) -> dict:
-    """Checkpoint, data set and split of a training run.
+    """Checkpoint, data set and split (seed, fractions, mode) of a training run.
 
     The checkpoint is ``ckpt_path`` or the run's best (its metrics.json); data set and split come
     from the checkpoint's own record (:func:`trussvae.models.load_network`). Checkpoints written
@@ -42,7 +42,8 @@ def _training_run_settings(run_dir: Path | None, ckpt_path: str | None) -> dict:
     """
     from trussvae.models import load_network
 
-    out = {"ckpt_path": ckpt_path, "data_dir": None, "split_seed": 0, "split_fractions": [0.8, 0.1, 0.1]}
+    out = {"ckpt_path": ckpt_path, "data_dir": None, "split_seed": 0, "split_fractions": [0.8, 0.1, 0.1],
+           "split": "random"}
     if run_dir is None and ckpt_path:
         for parent in Path(ckpt_path).resolve().parents:  # <run>/checkpoints/x.ckpt
             if (parent / ".hydra" / "config.yaml").is_file():
@@ -62,7 +63,7 @@ def _training_run_settings(run_dir: Path | None, ckpt_path: str | None) -> dict:
             sys.exit(f"design.py: {exc}")
         if info["data_dir"]:
             out.update(data_dir=info["data_dir"], split_seed=info["split_seed"],
-                       split_fractions=list(info["split_fractions"]))
+                       split_fractions=list(info["split_fractions"]), split=info.get("split") or "random")
             return out
     # old checkpoints only (written before checkpoints recorded their data set): the training run's Hydra config
     cfg_file = run_dir / ".hydra" / "config.yaml" if run_dir is not None else None
@@ -70,7 +71,8 @@ def _training_run_settings(run_dir: Path | None, ckpt_path: str | None) -> dict:
         run_cfg = OmegaConf.load(cfg_file)  # ${hydra:...} resolves: we run inside a Hydra app too
         data = OmegaConf.to_container(run_cfg, resolve=True)["data"]
         out.update(data_dir=data.get("data_dir"), split_seed=data.get("split_seed", 0),
-                   split_fractions=list(data.get("split_fractions", out["split_fractions"])))
+                   split_fractions=list(data.get("split_fractions", out["split_fractions"])),
+                   split=data.get("split", "random"))
     return out
 
 
@@ -94,12 +96,13 @@ def main(cfg: DictConfig) -> None:
         design_cfg = InverseDesignConfig.from_dict({k: c[k] for k in ("search", "polish", "evolve", "fe_jobs", "seed")})
         train_curves = None
         if c["target"]["name"] == "curve":
-            train_curves = load_training_set(data_dir, "nonlinear", split_seed, settings["split_fractions"]).props
+            train_curves = load_training_set(data_dir, "nonlinear", split_seed, settings["split_fractions"],
+                                             settings["split"]).props
         objective = objective_from_spec(c["target"], train_curves)
         results = design_run(settings["ckpt_path"], data_dir, objective, out_dir, design_cfg, split_seed=split_seed,
                              split_fractions=settings["split_fractions"], n_stl=c["n_stl"],
                              tessellation=tuple(c["tessellation"]), progress=c["progress"],
-                             export_abaqus=c["export_abaqus"])
+                             export_abaqus=c["export_abaqus"], split=settings["split"])
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         log.error("%s", exc)
         sys.exit(f"design.py: {exc}")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -15,6 +16,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from trussvae.models import TrussVAE, load_network
+from trussvae.models.evaluation import CURVE_KEYS
 from trussvae.training import REQUIRED_METRICS, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,6 +60,15 @@ def test_train_end_to_end_writes_metrics(labelled_store, tmp_path):
     assert (info["split_seed"], info["split_fractions"]) == (0, [0.8, 0.1, 0.1])
     assert info["data_provenance"]["generator"]["seed"] == 0 and info["data_provenance"]["n"] == 300
     assert 0 < info["n_train"] <= 240 and len(info["train_fingerprint"]) == 64
+    assert info["split"] == "random"
+    # what it was measured on, and the paper-definition metrics (held out, training subset, prior)
+    assert (saved["data/generator"], saved["data/split"], saved["data/target"]) == ("default", "random", "linear")
+    assert saved["data/n_train"] == info["n_train"] and saved["data/dir"] == info["data_dir"]
+    for prefix in ("paper", "paper_train"):
+        assert {f"{prefix}/property_r2_{n}" for n in saved["test/property_r2"]} <= set(saved)
+    assert 0.0 <= saved["paper/adjacency_accuracy"] <= 1.0 and 0.0 <= saved["paper/validity"] <= 1.0
+    assert "val/paper/adjacency_accuracy" in saved and "val/paper_sampled/node_r2_x" in saved
+    assert not any(k.startswith("test/curve") for k in saved)
     module = TrussVAE.load_from_checkpoint(saved["best_checkpoint"], map_location="cpu").eval()
     adj = torch.as_tensor(labelled_store.load_structures()["adjacency"][:16], dtype=torch.float32)
     off = torch.as_tensor(labelled_store.load_structures()["offsets"][:16], dtype=torch.float32)
@@ -77,11 +88,55 @@ def test_test_only_uses_the_checkpoints_architecture(labelled_store, tmp_path):
     assert metrics["test/adjacency_accuracy"] == pytest.approx(trained["test/adjacency_accuracy"], abs=1e-6)
     assert metrics["test/property_r2_min"] == pytest.approx(trained["test/property_r2_min"], abs=1e-5)
     assert metrics["best_checkpoint"] == ckpt
+    # the paper-definition metrics and the data record come with a test-only run too, even without callbacks
+    bare_cfg = _plain(_cfg(labelled_store.root, tmp_path / "bare", "logger=none", "train=false", f"ckpt_path={ckpt}"))
+    bare = train({**bare_cfg, "callbacks": {}})  # = callbacks=none
+    for key in REQUIRED_METRICS:
+        assert key in metrics and key in bare, key
+    for key in ("paper/adjacency_accuracy", "paper/node_r2_z", "paper_sampled/adjacency_accuracy", "paper/validity",
+                "paper_train/property_r2_min"):
+        assert metrics[key] == pytest.approx(trained[key], abs=1e-5) and bare[key] == pytest.approx(metrics[key]), key
+    assert metrics["data/split"] == "random" and metrics["data/n_train"] == trained["data/n_train"]
     bad = _cfg(labelled_store.root, tmp_path / "bad", "logger=none", "train=false", f"ckpt_path={tmp_path}/no.ckpt")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(_plain(bad))
     with pytest.raises(ValueError, match="ckpt_path"):
         train(_plain(_cfg(labelled_store.root, tmp_path / "bad", "logger=none", "train=false")))
+
+
+@pytest.fixture(scope="module")
+def nonlinear_store(tmp_path_factory):
+    """120 structures with synthetic nonlinear labels (13 stresses per curve; chunk 1 unlabelled, as
+    with label_rows) and two flat curves: what the curve metrics and the split record need, without FE."""
+    from trussvae.fem.elasticity import LABEL_STRAINS
+    from trussvae.generation import build_dataset
+
+    store = build_dataset(tmp_path_factory.mktemp("nl") / "ds", 120, seed=1, chunk_size=60, scheduler="sync",
+                          progress=False)
+    chunk = store.read_structure_chunk(0)
+    n = len(chunk["hashes"])
+    k = chunk["adjacency"].sum(1, keepdims=True) / 100.0
+    stress = k * LABEL_STRAINS * (1.0 + 0.1 * chunk["offsets"][:, :1])
+    stress[:2] = 1e-3
+    store.write_label_chunk("nonlinear", 0, {"n": n}, stress=stress, ok=np.ones(n, bool))
+    return store
+
+
+def test_nonlinear_target_records_curve_metrics_and_topology_split(nonlinear_store, tmp_path):
+    cfg = _cfg(nonlinear_store.root, tmp_path / "run", "logger=none", "data.target=nonlinear",
+               "data.split=topology", "data.batch_size=16", "callbacks.paper_metrics.validation=false")
+    metrics = train(_plain(cfg))
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    for key in REQUIRED_METRICS + CURVE_KEYS:
+        assert key in saved, key
+    assert (saved["data/target"], saved["data/split"]) == ("nonlinear", "topology")
+    assert all(f"test/curve_r2_e{i:02d}" in saved for i in range(13))
+    assert saved["test/curve_nrmse_mean"] > 0 and saved["test/curve_nrmse_global"] > 0
+    assert saved["test/curve_nrmse_median"] == pytest.approx(metrics["test/curve_nrmse_median"])
+    assert "paper/property_r2_sigma_00" in saved and "paper_train/property_r2_sigma_12" in saved
+    assert not any(k.startswith("val/paper") for k in saved)
+    _, info = load_network(saved["best_checkpoint"])
+    assert info["split"] == "topology"
 
 
 def test_config_typo_fails_clearly(labelled_store, tmp_path):
@@ -109,8 +164,11 @@ def test_latent_split_override_and_sweep_configs_compose(labelled_store, tmp_pat
     assert optuna.hydra.sweeper.storage is None and optuna.optimized_metric == "val/objective"
     slurm = _cfg(labelled_store.root, tmp_path, "+launcher=slurm", hydra_cfg=True)
     assert "submitit" in slurm.hydra.launcher._target_.lower()
-    for name in ("paper", "gnn"):
+    for name in ("paper", "gnn", "paper_protocol"):
         _cfg(labelled_store.root, tmp_path, f"experiment={name}")
+    protocol = _cfg(labelled_store.root, tmp_path, "experiment=paper_protocol")
+    assert protocol.data.split == "random" and protocol.trainer.max_time <= "00:02:00:00"
+    assert protocol.model == _cfg(labelled_store.root, tmp_path).model  # the default model
     for name in ("default", "fdr", "overfit", "limit"):
         _cfg(labelled_store.root, tmp_path, f"debug={name}")
     wandb = _cfg(labelled_store.root, tmp_path, "logger=wandb")

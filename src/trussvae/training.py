@@ -10,6 +10,10 @@ from the data), ``trainer`` (``pytorch_lightning.Trainer`` kwargs), ``callbacks`
 (name -> object spec, or empty), ``paths.output_dir`` (the run folder), ``ckpt_path`` (None,
 ``"last"`` = ``<output_dir>/checkpoints/last.ckpt``, or a path), ``auto_resume`` (resume from
 ``<output_dir>/checkpoints/last.ckpt`` when it exists), ``train`` / ``test`` (bools).
+
+Evaluation: the module's strict metrics (``val/...``, ``test/...``, ``validity/...``) and the
+paper-definition metrics of :class:`~trussvae.models.evaluation.PaperMetricsCallback` (added when
+the configured callbacks have none); ``metrics.json`` also records the data set (:func:`data_keys`).
 """
 
 from __future__ import annotations
@@ -24,15 +28,21 @@ import numpy as np
 import pytorch_lightning as pl
 
 from trussvae.data import TrussDataModule
+from trussvae.io.store import LatticeStore
 from trussvae.models import TrussVAE
+from trussvae.models.evaluation import CURVE_KEYS, PAPER_KEYS, PaperMetricsCallback
 
 log = logging.getLogger(__name__)
 
-__all__ = ["train", "build_object", "resolve_ckpt_path", "REQUIRED_METRICS"]
+__all__ = ["train", "build_object", "resolve_ckpt_path", "data_keys", "REQUIRED_METRICS", "DATA_KEYS"]
 
+#: what a metrics.json records about the data set it was measured on (:func:`data_keys`)
+DATA_KEYS = ("data/generator", "data/split", "data/n_train", "data/target", "data/dir")
+#: keys of every tested run's metrics.json (NaN/undefined values are written as null); a nonlinear
+#: model adds :data:`~trussvae.models.evaluation.CURVE_KEYS`
 REQUIRED_METRICS = ("test/adjacency_accuracy", "test/exact_topology_fraction", "test/node_r2_x", "test/node_r2_y",
                     "test/node_r2_z", "test/property_r2_min", "test/property_r2", "validity/raw",
-                    "validity/repaired", "validity/novel_unique", "best_checkpoint")
+                    "validity/repaired", "validity/novel_unique", "best_checkpoint", *PAPER_KEYS, *DATA_KEYS)
 
 
 def build_object(spec: dict):
@@ -86,6 +96,20 @@ def _check_same_labels(model: TrussVAE, dm: TrussDataModule, ckpt: str) -> None:
                          f"data.target={dm.target!r} gives {list(dm.label_names)}; set data.target to match")
 
 
+def data_keys(dm: TrussDataModule) -> dict:
+    """What a run was measured on: ``data/generator`` (the store's ``meta.json`` generator name:
+    ``default`` for our generator, ``paper`` for the paper protocol, ``paper_files`` for imported
+    files), ``data/split`` (``random`` | ``topology``), ``data/n_train`` (training rows with valid
+    labels), ``data/target`` (``linear`` | ``nonlinear``) and ``data/dir`` (absolute). Call after
+    ``dm.setup()``."""
+    if "train" not in dm.datasets:
+        raise RuntimeError("data_keys() needs a set-up data module (call dm.setup() first)")
+    generator = LatticeStore(dm.data_dir).meta.get("generator") or {}
+    return {"data/generator": str(generator.get("name", "default")), "data/split": dm.split,
+            "data/n_train": len(dm.datasets["train"]), "data/target": dm.target,
+            "data/dir": str(Path(dm.data_dir).resolve())}
+
+
 def _scalars(metrics: dict) -> dict:
     out = {}
     for k, v in metrics.items():
@@ -119,12 +143,16 @@ def train(cfg: dict) -> dict:
         model = TrussVAE(**_model_kwargs(cfg["model"], dm))
     loggers = _build_all(cfg.get("logger"))
     callbacks = _build_all(cfg.get("callbacks"))
+    if not any(isinstance(c, PaperMetricsCallback) for c in callbacks):  # metrics.json contracts: always evaluated
+        callbacks.append(PaperMetricsCallback())
     if not loggers:  # logger=none: a learning-rate monitor has nowhere to write
         callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.LearningRateMonitor)]
     trainer = pl.Trainer(**cfg.get("trainer", {}), callbacks=callbacks, logger=loggers or False)
+    measured_on = data_keys(dm)
     for lg in loggers:
-        lg.log_hyperparams({"data": cfg["data"], "trainer": cfg.get("trainer", {}), "seed": cfg.get("seed")})
-    metrics: dict = {}
+        lg.log_hyperparams({"data": cfg["data"], "trainer": cfg.get("trainer", {}), "seed": cfg.get("seed"),
+                            "measured_on": measured_on})
+    metrics: dict = dict(measured_on)
     if cfg.get("train", True):
         ckpt = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir, bool(cfg.get("auto_resume", True)))
         t0 = time.perf_counter()
@@ -143,7 +171,8 @@ def train(cfg: dict) -> dict:
         metrics.update(_scalars(trainer.callback_metrics))
         names = dm.label_names
         metrics["test/property_r2"] = {n: metrics.get(f"test/property_r2_{n}", float("nan")) for n in names}
-        for key in REQUIRED_METRICS:  # e.g. validity/novel_unique is undefined when nothing decodes validly
+        required = REQUIRED_METRICS + (CURVE_KEYS if dm.target == "nonlinear" else ())
+        for key in required:  # e.g. validity/novel_unique is undefined when nothing decodes validly
             metrics.setdefault(key, float("nan"))
     metrics["best_checkpoint"] = best or test_only_ckpt or None
     metrics = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}

@@ -59,7 +59,7 @@ def saved(tmp_path):
     torch.manual_seed(0)
     model = TrussVAE(**HPARAMS)
     _store_meta(tmp_path / "store")
-    model.data_record = dataset_record(tmp_path / "store", 3, (0.7, 0.2, 0.1), ["h2", "h1", "h3"])
+    model.data_record = dataset_record(tmp_path / "store", 3, (0.7, 0.2, 0.1), ["h2", "h1", "h3"], "topology")
     return model, _save(model, tmp_path / "m.ckpt")
 
 
@@ -83,6 +83,7 @@ def test_checkpoint_records_data_set_and_load_network_matches_module(saved):
     assert isinstance(net, TrussVAENet) and not net.training
     assert info["data_dir"] == model.data_record["data_dir"] and info["split_seed"] == 3
     assert info["split_fractions"] == [0.7, 0.2, 0.1] and info["data_provenance"]["generator"]["seed"] == 7
+    assert info["split"] == "topology"
     assert info["data_provenance"]["labels"]["linear"]["relative_density"] == 0.15
     assert info["n_train"] == 3 and info["target"] == "linear" and info["hparams"]["w_mmd"] == 10.0
     module = TrussVAE.load_from_checkpoint(path, map_location="cpu")
@@ -129,6 +130,7 @@ def test_old_layout_checkpoint_still_loads(saved, tmp_path):
     torch.save(ckpt, old)
     net, info = load_network(old)
     assert info["data_dir"] is None and info["split_seed"] is None and info["data_provenance"] is None
+    assert info["split"] is None  # not recorded: written before split modes (random) existed
     module = TrussVAE.load_from_checkpoint(old, map_location="cpu")
     assert module.data_record is None
     adj, off = _inputs()
@@ -180,7 +182,7 @@ def test_design_py_takes_data_set_from_checkpoint_and_hydra_config_only_for_old_
     model, path = saved
     settings = _design_script()._training_run_settings(None, str(path))
     assert settings == {"ckpt_path": str(path), "data_dir": model.data_record["data_dir"], "split_seed": 3,
-                        "split_fractions": [0.7, 0.2, 0.1]}
+                        "split_fractions": [0.7, 0.2, 0.1], "split": "topology"}
     # an old checkpoint inside a training run folder: data set and split from its .hydra/config.yaml
     run = tmp_path / "run"
     (run / ".hydra").mkdir(parents=True)
@@ -193,7 +195,7 @@ def test_design_py_takes_data_set_from_checkpoint_and_hydra_config_only_for_old_
     (run / "metrics.json").write_text(json.dumps({"best_checkpoint": str(run / "checkpoints" / "best.ckpt")}))
     old = _design_script()._training_run_settings(run, None)
     assert old == {"ckpt_path": str(run / "checkpoints" / "best.ckpt"), "data_dir": "/data/old_store",
-                   "split_seed": 5, "split_fractions": [0.6, 0.2, 0.2]}
+                   "split_seed": 5, "split_fractions": [0.6, 0.2, 0.2], "split": "random"}
     # the record wins over a Hydra config when both exist
     torch.save(torch.load(path, weights_only=True), run / "checkpoints" / "best.ckpt")
     assert _design_script()._training_run_settings(run, None)["data_dir"] == model.data_record["data_dir"]

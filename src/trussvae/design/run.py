@@ -53,16 +53,18 @@ class TrainingSet:
 
 
 def load_training_set(data_dir: str | Path, target: str, split_seed: int = 0,
-                      split_fractions=(0.8, 0.1, 0.1)) -> TrainingSet:
+                      split_fractions=(0.8, 0.1, 0.1), split: str = "random") -> TrainingSet:
     """The training split of the data set ``data_dir`` with valid ``target`` labels (``"linear"``
-    or ``"nonlinear"``), and the FE settings with which those labels were made.
+    or ``"nonlinear"``), and the FE settings with which those labels were made. ``split`` is the
+    split mode the model was trained with (``"random"`` | ``"topology"``,
+    :mod:`trussvae.data.splits`; a checkpoint records it, :func:`trussvae.models.load_network`).
 
     Raises
     ------
     ValueError
         If ``meta.json`` does not record the FE settings of the ``target`` labels.
     """
-    from trussvae.data.splits import load_or_create_split
+    from trussvae.data.splits import load_or_create_split, topology_groups
     from trussvae.fem.settings import settings_from_meta
     from trussvae.io import LatticeStore
 
@@ -75,7 +77,8 @@ def load_training_set(data_dir: str | Path, target: str, split_seed: int = 0,
     labels = store.load_labels(target, allow_partial=target == "nonlinear")  # nonlinear: often a subset
     props = labels["stiffness"] if target == "linear" else labels["stress"]
     ok = labels["ok"].astype(bool) & np.all(np.isfinite(props.reshape(len(props), -1)), axis=1)
-    train = load_or_create_split(data_dir, len(ok), split_fractions, split_seed)["train"]
+    groups = topology_groups(s) if split == "topology" else None
+    train = load_or_create_split(data_dir, len(ok), split_fractions, split_seed, split, groups)["train"]
     train = train[ok[train]]
     return TrainingSet(s["adjacency"][train].astype(np.float32), s["offsets"][train], props[train],
                        s["hashes"][train], fe)
@@ -91,7 +94,7 @@ def load_model(ckpt_path: str | Path):
 def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: str | Path,
                cfg: InverseDesignConfig | None = None, split_seed: int = 0,
                split_fractions=(0.8, 0.1, 0.1), n_stl: int = 3, tessellation=(2, 2, 2),
-               progress: bool = True, export_abaqus: bool = False) -> dict:
+               progress: bool = True, export_abaqus: bool = False, split: str = "random") -> dict:
     """Run inverse design with a trained checkpoint and write every output (see module doc).
 
     Designs are verified with the FE settings of the data set's labels (its ``meta.json``)."""
@@ -99,7 +102,7 @@ def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: 
     out = Path(out_dir)
     (out / "candidates").mkdir(parents=True, exist_ok=True)
     model = load_model(ckpt_path)
-    train = load_training_set(data_dir, label_kind(objective), split_seed, split_fractions)
+    train = load_training_set(data_dir, label_kind(objective), split_seed, split_fractions, split)
     fe = train.fe
     log.info("FE settings of the data set's %s labels: %s", fe.kind, fe.as_dict())
     result = run_inverse_design(model, objective, train.adjacency, train.offsets, train.props, cfg, fe, progress)

@@ -49,17 +49,18 @@ def train_fingerprint(hashes: Iterable[str]) -> str:
 
 
 def dataset_record(data_dir: str | Path, split_seed: int, split_fractions: Iterable[float],
-                   train_hashes: Iterable[str] | None = None) -> dict:
+                   train_hashes: Iterable[str] | None = None, split: str = "random") -> dict:
     """What a checkpoint records about its data set (:data:`DATA_KEY`).
 
     ``data_dir`` (absolute path), ``provenance`` (the store's meta.json: format, design-space
     version, generator with its seed and configuration, ``n``, FE settings of each label set under
-    ``labels``), ``split_seed``, ``split_fractions`` and, given the training split's canonical
+    ``labels``), ``split_seed``, ``split_fractions``, ``split`` (the split mode, ``random`` |
+    ``topology``: :mod:`trussvae.data.splits`) and, given the training split's canonical
     hashes, ``n_train`` and ``train_fingerprint`` (:func:`train_fingerprint`).
     """
     root = Path(data_dir).resolve()
     record = {"data_dir": str(root), "provenance": dict(LatticeStore(root).meta), "split_seed": int(split_seed),
-              "split_fractions": [float(f) for f in split_fractions]}
+              "split_fractions": [float(f) for f in split_fractions], "split": str(split)}
     if train_hashes is not None:
         hashes = list(train_hashes)
         record.update(n_train=len(hashes), train_fingerprint=train_fingerprint(hashes))
@@ -103,7 +104,9 @@ def load_network(ckpt_path: str | Path, map_location="cpu") -> tuple[TrussVAENet
     Returns ``(net, info)``; ``info`` holds ``path``, ``data_dir`` (absolute; None for checkpoints
     written before the data set was recorded: the caller must then be told the data set),
     ``data_provenance`` (the store's meta.json at training time, or None), ``split_seed``,
-    ``split_fractions``, ``n_train`` and ``train_fingerprint`` (None when not recorded),
+    ``split_fractions``, ``split`` (the split mode; None when not recorded: checkpoints written
+    before split modes existed were trained on the ``random`` split), ``n_train`` and
+    ``train_fingerprint`` (None when not recorded),
     ``target``, ``hparams`` (all training hyper-parameters), ``epoch`` and ``global_step``.
 
     Raises FileNotFoundError (no file) or :class:`CheckpointError` (not a trussvae checkpoint,
@@ -134,7 +137,8 @@ def load_network(ckpt_path: str | Path, map_location="cpu") -> tuple[TrussVAENet
     record = ckpt.get(DATA_KEY) or {}
     info = {"path": str(path), "data_dir": record.get("data_dir"), "data_provenance": record.get("provenance"),
             "split_seed": record.get("split_seed"), "split_fractions": record.get("split_fractions"),
-            "n_train": record.get("n_train"), "train_fingerprint": record.get("train_fingerprint"),
+            "split": record.get("split"), "n_train": record.get("n_train"),
+            "train_fingerprint": record.get("train_fingerprint"),
             "target": net.target, "hparams": hparams, "epoch": ckpt.get("epoch"),
             "global_step": ckpt.get("global_step")}
     return net, info

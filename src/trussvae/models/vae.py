@@ -297,7 +297,7 @@ class TrussVAE(pl.LightningModule):
         dm = self.trainer.datamodule
         if dm is not None and all(hasattr(dm, a) for a in ("data_dir", "split_seed", "split_fractions")):
             self.data_record = dataset_record(dm.data_dir, dm.split_seed, dm.split_fractions,
-                                              getattr(dm, "train_hashes", None) or None)
+                                              getattr(dm, "train_hashes", None) or None, getattr(dm, "split", "random"))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.data_record is not None:
