@@ -173,7 +173,8 @@ def write_report(results: dict, out: Path) -> Path:
              if results.get("best_fe_value") is not None else "- no valid candidate",
              ]
     if results.get("best_latent_value") is not None:
-        lines.append(f"- best FE-verified decode of the latent search (before polish): {results['best_latent_value']:.5g}")
+        lines.append("- best FE-verified decode of the latent search (before polish): "
+                     f"{results['best_latent_value']:.5g}")
     if results.get("improvement_over_training") is not None:
         lines.append(f"- improvement over the training data: **{100 * results['improvement_over_training']:+.1f}%**")
     for k, v in (results.get("bound_fractions") or {}).items():
