@@ -97,7 +97,7 @@ def _quiet_worker_shutdown_plugin():
         def setup(self, worker):
             from distributed.core import Status
 
-            self._remove = _add_filter(_ShutdownNoise(lambda: worker.status != Status.running))
+            self._remove = _add_filter(_ShutdownNoise(lambda: worker.status not in (Status.running, Status.paused)))
 
         def teardown(self, worker):
             getattr(self, "_remove", lambda: None)()
