@@ -1,6 +1,7 @@
 # trussvae — every target creates .venv and installs what it needs on a fresh machine
 # with only Python 3.11. `make test` is what CI runs (.ci/run): the linters (ruff, and the import
-# contracts of .importlinter, see docs/architecture.md), then the fast tests.
+# contracts of .importlinter, see docs/architecture.md), then the fast tests (with headless Chromium,
+# installed by `make browser` where missing, for the test of the HTML report).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ export WANDB_MODE ?= offline
 export MPLBACKEND ?= Agg
 export PYTHONHASHSEED ?= 0
 
-.PHONY: install test test-all lint bench demo clean
+.PHONY: install test test-all lint bench demo clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +24,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -m "not slow" -q
+
+# headless Chromium for tests/viz/test_html_report.py (best effort: without it that test is skipped)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| (apt-get update && apt-get install -y chromium) \
+		|| echo "warning: Chromium is not installed and could not be installed; the browser test of the HTML report will be skipped"
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q

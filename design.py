@@ -112,7 +112,7 @@ def main(cfg: DictConfig) -> None:
           if best else "no valid candidate")
     if results.get("improvement_over_training") is not None:
         print(f"improvement over the training data: {100 * results['improvement_over_training']:+.1f}%")
-    print(f"report: {out_dir / 'report.md'}")
+    print(f"report: {out_dir / 'report.md'}; interactive: {out_dir / 'report.html'}")
 
 
 def _refuse_renamed_overrides(argv) -> None:

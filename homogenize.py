@@ -28,9 +28,11 @@ log = logging.getLogger("homogenize")
 @hydra.main(version_base="1.3", config_path="conf", config_name="homogenize")
 def main(cfg: DictConfig) -> None:
     from trussvae.fem.settings import settings_for
+    from trussvae.parallel import set_verbose
     from trussvae.pipeline import build_labelled_dataset, compress_lattice_file, homogenize_lattice_file
 
     c = OmegaConf.to_container(cfg, resolve=True)
+    set_verbose(c["verbose"])
     kind = c["fem"].pop("kind")
     labels = c["labels"] if c["labels"] is not None else c["import_paper"] is None
     try:

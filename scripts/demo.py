@@ -4,7 +4,9 @@
 2. train the VAE briefly                           (python train.py ...)
 3. design an auxetic lattice, verified by FE       (python design.py target=auxetic ...)
 4. explore the latent space (interpolation sheet)
-5. write outputs/demo/report.md and print where it is
+5. write outputs/demo/report.md and outputs/demo/report.html (one self-contained interactive page:
+   the data set, the training metrics, the design with rotatable 3D cells, the interpolation) and
+   print where they are
 
 Every step is a real run of the entry points with small settings; nothing is precomputed.
 Set DEMO_N / DEMO_EPOCHS to change the size.
@@ -56,7 +58,7 @@ def main() -> None:
     times["train"] = run("2/4 train", "train.py", f"data.data_dir={data}", f"trainer.max_epochs={EPOCHS}",
                          "logger=csv", f"hydra.run.dir={train_dir}")
     times["design"] = run("3/4 design", "design.py", "target=auxetic", f"train_run={train_dir}",
-                          "optimizer.n_starts=50", "optimizer.n_steps=100", f"hydra.run.dir={design_dir}")
+                          "search.n_starts=50", "search.n_steps=100", f"hydra.run.dir={design_dir}")
     metrics = json.loads((train_dir / "metrics.json").read_text())
     print("\n=== 4/4 latent exploration", flush=True)
     explored = explore(metrics["best_checkpoint"], data, OUT)
@@ -88,7 +90,42 @@ def main() -> None:
     ]
     report = OUT / "report.md"
     report.write_text("\n".join(lines))
-    print(f"\nDemo finished. Report: {report}")
+    page = html_report(data, meta, metrics, results, design_dir, explored, times)
+    print(f"\nDemo finished. Report: {report}\nInteractive report (open in a browser): {page}")
+
+
+def html_report(data: Path, meta: dict, metrics: dict, results: dict, design_dir: Path, explored: str,
+                times: dict) -> Path:
+    """outputs/demo/report.html: the data set, the training metrics, the design run (the sections of
+    its own report.html) and the latent interpolation, in one self-contained page."""
+    from trussvae.viz.html_report import HtmlReport, design_report
+
+    page = HtmlReport("trussvae demo")
+    page.paragraph(f"Small end-to-end run ({N} structures, {EPOCHS} epochs); a demonstration, not the paper's "
+                   "scale. Every number is computed by this run.", cls="note")
+    page.heading("1. Data set")
+    page.bullets([f"{data}: {N} unique valid lattices, linear FE labels at relative density "
+                  f"{meta['labels']['linear']['fe']['relative_density']} "
+                  f"({meta['labels']['linear'].get('n_failed', 0)} FE failures), {times['data']:.0f} s",
+                  f"generator rejections: {meta.get('rejections')}"])
+    page.heading("2. VAE (test split)")
+    keys = [("adjacency accuracy", "test/adjacency_accuracy"), ("exact topology", "test/exact_topology_fraction"),
+            ("node R^2 x", "test/node_r2_x"), ("node R^2 y", "test/node_r2_y"), ("node R^2 z", "test/node_r2_z"),
+            ("property R^2 (min of 9)", "test/property_r2_min"), ("validity, raw decodes", "validity/raw"),
+            ("validity, repaired", "validity/repaired"), ("novel and unique", "validity/novel_unique")]
+    page.table(["metric", "value"], [[name, metrics[k]] for name, k in keys if k in metrics])
+    page.paragraph(f"checkpoint {metrics['best_checkpoint']}, {times['train']:.0f} s", cls="note")
+    page.heading("3. Inverse design: auxetic (minimise nu21 with E11, E22 >= 0.002), FE-verified")
+    page.paragraph(f"{times['design']:.0f} s; the run's own pages: {design_dir / 'report.html'}, "
+                   f"{design_dir / 'report.md'}", cls="note")
+    design_report(results, report=page)
+    for name in ("optimisation_path", "property_space"):
+        if (design_dir / f"{name}.png").is_file():
+            page.image(design_dir / f"{name}.png", alt=name.replace("_", " "))
+    page.heading("4. Latent interpolation (slerp between the softest and stiffest E11 in the data)")
+    page.paragraph(f"{explored}; invalid decodes are drawn faded with their reason, the repaired truss beside.")
+    page.image(OUT / "interpolation.png", alt="latent interpolation")
+    return page.write(OUT / "report.html")
 
 
 if __name__ == "__main__":

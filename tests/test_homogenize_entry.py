@@ -81,3 +81,44 @@ def test_single_lattice_abaqus_export(tmp_path):
     np.testing.assert_allclose(homogenize(rebuilt), homogenize(frame), rtol=0, atol=1e-10 * homogenize(frame).max())
     bad = _run("export=ansys", f"lattice={path}", f"hydra.run.dir={tmp_path}/run2", cwd=tmp_path)
     assert bad.returncode != 0 and "export must be null or abaqus" in bad.stderr
+
+
+def _dask_lines(text):
+    """Records of Dask's own loggers in a console transcript (Hydra's or Dask's log format)."""
+    return [ln for ln in text.splitlines() if "[distributed." in ln or " - distributed." in ln]
+
+
+def test_quiet_console_on_a_dask_cluster_and_failures_still_shown(tmp_path):
+    """A data-set build on a local Dask cluster prints progress and summaries, no Dask INFO records and
+    no traceback (the shutdown race's CommClosedError); verbose=true shows Dask's records; a failing
+    task is still reported with its error while quiet."""
+    out = tmp_path / "ds"
+    args = (f"out={out}", "chunk_size=100", "scheduler=local", "n_workers=2")
+    r = _run("n=200", *args, f"hydra.run.dir={tmp_path}/run1", cwd=tmp_path)
+    text = r.stdout + r.stderr
+    assert r.returncode == 0, text
+    assert "200 unique valid lattices" in r.stdout
+    assert _dask_lines(text) == [], text
+    assert "Traceback" not in text and "CommClosedError" not in text, text
+    assert "task(s) done on a local Dask cluster" in text  # one summary line per phase
+    assert "FE labels (linear)" in text  # the progress bar
+
+    # a label chunk that cannot be written (a directory in its place): the Dask task fails, and says so
+    labels = out / "labels" / "linear"
+    for f in labels.glob("chunk-000000.*"):
+        f.unlink()
+    (labels / "chunk-000000.npz" / "blocker").mkdir(parents=True)
+    r = _run("n=200", *args, f"hydra.run.dir={tmp_path}/run2", cwd=tmp_path)
+    text = r.stdout + r.stderr
+    assert r.returncode != 0, text
+    assert "1 of 1 task(s) failed" in text and "IsADirectoryError" in text and "chunk-000000.npz" in text, text
+    assert not any("INFO" in ln for ln in _dask_lines(text)), text  # the worker's error record may show
+
+    # verbose=true: Dask's own INFO records are shown (the chunk is labelled once it can be written)
+    (labels / "chunk-000000.npz" / "blocker").rmdir()
+    (labels / "chunk-000000.npz").rmdir()
+    r = _run("n=200", *args, "verbose=true", f"hydra.run.dir={tmp_path}/run3", cwd=tmp_path)
+    text = r.stdout + r.stderr
+    assert r.returncode == 0, text
+    assert any("INFO" in ln for ln in _dask_lines(text)), text
+    assert LatticeStore(out).load_labels("linear")["ok"].all()

@@ -29,3 +29,33 @@ def test_local_cluster_two_workers_builds_and_labels_same_data_as_serial(tmp_pat
     label_dataset(b, scheduler="local", n_workers=2, progress=False)
     np.testing.assert_allclose(b.load_labels("linear")["stiffness"], a.load_labels("linear")["stiffness"],
                                rtol=1e-12, atol=1e-15)
+
+
+def test_shutdown_filter_drops_only_the_benign_comm_closed_record_while_closing():
+    """The one record of Dask's shutdown race (a CommClosedError, with its traceback) is dropped while
+    a cluster closes, and only then; any other error passes."""
+    import logging
+
+    from distributed.comm.core import CommClosedError
+
+    from trussvae import parallel
+
+    closing = {"now": False}
+    flt = parallel._ShutdownNoise(lambda: closing["now"])
+
+    def record(exc, name="distributed.worker", msg="Failed to communicate with scheduler during heartbeat."):
+        try:
+            raise exc
+        except Exception:  # noqa: BLE001
+            import sys
+
+            return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, None, sys.exc_info())
+
+    race = record(CommClosedError("in <TCP (closed) ConnectionPool.heartbeat_worker>: Stream is closed"))
+    real = record(ValueError("a real failure"), msg="Compute Failed")
+    killed = logging.LogRecord("distributed.nanny", logging.WARNING, __file__, 1,
+                               "Worker process still alive after 4.0 seconds, killing", None, None)
+    assert flt.filter(race) and flt.filter(real) and flt.filter(killed)  # while running: everything shows
+    closing["now"] = True
+    assert not flt.filter(race) and not flt.filter(killed)
+    assert flt.filter(real)  # real errors are kept at shutdown too

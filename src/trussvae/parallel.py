@@ -9,18 +9,100 @@
 
 Tasks write their own results (atomically) and return small summaries; a failing task does not
 stop the others: its error is collected and reported at the end.
+
+The console stays quiet: a progress bar and one summary line per call. Dask's own log records
+(``distributed.*``) are shown from WARNING up unless :func:`set_verbose` is on (the entry scripts'
+``verbose=true``). The closing of a cluster is ordered (client first, then the cluster) and the
+one benign record of its shutdown race, a ``CommClosedError`` of a worker or comm that is already
+closing (with its traceback), is dropped then and only then; every other error is kept.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run_tasks", "TaskReport", "TaskFailures"]
+__all__ = ["run_tasks", "TaskReport", "TaskFailures", "set_verbose", "is_verbose"]
+
+_SETTINGS = {"verbose": False}
+#: the loggers whose records of a closing cluster may carry the benign CommClosedError
+_SHUTDOWN_LOGGERS = ("distributed", "distributed.client", "distributed.core", "distributed.batched",
+                     "distributed.comm.tcp", "distributed.nanny", "distributed.scheduler", "distributed.worker",
+                     "distributed.deploy.spec", "tornado.application", "asyncio")
+
+
+def set_verbose(verbose: bool) -> None:
+    """Show Dask's own log records (``distributed.*``) from INFO up (``verbose``) or only warnings
+    and errors (the default)."""
+    _SETTINGS["verbose"] = bool(verbose)
+    _apply_dask_log_level()
+
+
+def is_verbose() -> bool:
+    return _SETTINGS["verbose"]
+
+
+def _apply_dask_log_level() -> None:
+    # importing distributed sets its logger to INFO: call after the import too
+    logging.getLogger("distributed").setLevel(logging.INFO if _SETTINGS["verbose"] else logging.WARNING)
+
+
+def _is_comm_closed(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is Dask's ``CommClosedError`` or a closed stream."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if type(exc).__name__ in ("CommClosedError", "StreamClosedError"):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+class _ShutdownNoise(logging.Filter):
+    """Drops, while ``closing()`` is true, the benign records of a cluster's shutdown race: a
+    ``CommClosedError`` (a heartbeat or stream of a worker that is already going away) and the
+    nanny's notice that it killed a worker process that did not exit in time. Other records pass."""
+
+    def __init__(self, closing: Callable[[], bool]):
+        super().__init__()
+        self.closing = closing
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.closing():
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        if _is_comm_closed(exc) or "CommClosedError" in record.getMessage():
+            return False
+        return not (record.name == "distributed.nanny" and "still alive after" in record.getMessage())
+
+
+def _add_filter(flt: logging.Filter) -> Callable[[], None]:
+    loggers = [logging.getLogger(n) for n in _SHUTDOWN_LOGGERS]
+    for lg in loggers:
+        lg.addFilter(flt)
+    return lambda: [lg.removeFilter(flt) for lg in loggers]
+
+
+def _quiet_worker_shutdown_plugin():
+    """A worker plugin that drops the worker's CommClosedError records once the worker is closing."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class QuietWorkerShutdown(WorkerPlugin):
+        name = "trussvae-quiet-shutdown"
+
+        def setup(self, worker):
+            from distributed.core import Status
+
+            self._remove = _add_filter(_ShutdownNoise(lambda: worker.status not in (Status.running, Status.paused)))
+
+        def teardown(self, worker):
+            getattr(self, "_remove", lambda: None)()
+
+    return QuietWorkerShutdown()
 
 
 class TaskFailures(RuntimeError):
@@ -39,6 +121,10 @@ class TaskReport:
     n_tasks: int = 0
 
 
+#: failed tasks whose error is logged one by one (all are in ``TaskReport.errors``)
+_N_ERRORS_SHOWN = 5
+
+
 def _progress(total: int, desc: str, enabled: bool):
     from tqdm.auto import tqdm
 
@@ -52,6 +138,7 @@ def run_tasks(fn: Callable, items: Iterable, scheduler: str = "local", n_workers
     report = TaskReport(n_tasks=len(items))
     if not items:
         return report
+    t0 = time.perf_counter()
     bar = _progress(len(items), desc, progress)
     try:
         if scheduler == "sync":
@@ -65,6 +152,15 @@ def run_tasks(fn: Callable, items: Iterable, scheduler: str = "local", n_workers
             _run_dask(fn, items, scheduler, n_workers, report, bar)
     finally:
         bar.close()
+    where = "in this process" if scheduler == "sync" else ("on a local Dask cluster" if scheduler == "local"
+                                                          else f"on {scheduler}")
+    log.info("%s: %d of %d task(s) done %s in %.1f s%s", desc or getattr(fn, "__name__", "tasks"),
+             len(report.results), len(items), where, time.perf_counter() - t0,
+             f"; {len(report.errors)} failed" if report.errors else "")
+    for item, err in list(report.errors.items())[:_N_ERRORS_SHOWN]:
+        log.error("task %s failed: %s", item, err)
+    if len(report.errors) > _N_ERRORS_SHOWN:
+        log.error("... and %d more failed task(s)", len(report.errors) - _N_ERRORS_SHOWN)
     if report.errors and raise_errors:
         raise TaskFailures(report)
     return report
@@ -73,14 +169,22 @@ def run_tasks(fn: Callable, items: Iterable, scheduler: str = "local", n_workers
 def _run_dask(fn, items, scheduler, n_workers, report, bar) -> None:
     from dask.distributed import Client, LocalCluster, as_completed
 
-    if scheduler == "local":
-        n = n_workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    else:
-        cluster, client = None, Client(scheduler)
-    log.info("dask: %s", client)
+    _apply_dask_log_level()
+    state = {"closing": False}
+    remove_filter = _add_filter(_ShutdownNoise(lambda: state["closing"]))
+    cluster = client = None
     try:
+        if scheduler == "local":
+            n = n_workers or os.cpu_count() or 1
+            level = logging.INFO if _SETTINGS["verbose"] else logging.WARNING
+            # the scheduler's HTTP endpoints on a free port (the default 8787 warns when taken)
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, silence_logs=level)
+            client = Client(cluster)
+        else:
+            client = Client(scheduler)
+        client.register_plugin(_quiet_worker_shutdown_plugin())
+        log.log(logging.INFO if _SETTINGS["verbose"] else logging.DEBUG, "dask: %s", client)
         futures = {client.submit(fn, item, pure=False, key=f"{getattr(fn, '__name__', 'task')}-{item}"): item
                    for item in items}
         for fut in as_completed(futures):
@@ -91,6 +195,11 @@ def _run_dask(fn, items, scheduler, n_workers, report, bar) -> None:
                 report.errors[item] = f"{type(exc).__name__}: {exc}"
             bar.update()
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        state["closing"] = True  # from here on, a CommClosedError is the shutdown race
+        try:
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+        finally:
+            remove_filter()

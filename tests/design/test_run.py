@@ -50,6 +50,10 @@ def test_design_run_writes_contract_outputs(run_mod, train_set, tmp_path):
     assert res["n_candidates"] == len(saved["candidates"])
     assert saved["fe"] == LinearFESettings().as_dict()
     assert saved["config"]["search"]["n_starts"] == 5 and saved["config"]["polish"]["top"] == 1
+    assert saved["best_latent_value"] is not None and saved["best_fe_value"] >= saved["best_latent_value"] - 1e-12
+    html = (tmp_path / "report.html").read_text()  # the interactive report beside report.md
+    assert "Optimisation path in property space" in html and "Candidate #0" in html and "<script src=" not in html
+    assert "report.html" in (tmp_path / "report.md").read_text()
 
 
 def test_polish_and_evolve_candidates_carry_their_own_prediction(model, run_mod, tmp_path):
@@ -130,6 +134,12 @@ def test_curve_design_is_verified_with_the_data_sets_nonlinear_settings(custom_s
         assert done[0]
         np.testing.assert_allclose(c["curve"], stress[0], rtol=1e-12)
         assert not np.allclose(c["curve"], fe_properties([g], NonlinearFESettings())[0], rtol=1e-3)
+        a, o = g.to_vae_input("offsets")  # the predictor's curve at the final truss (issue 13)
+        with torch.no_grad():
+            predicted = predict_props(model, obj, torch.tensor(a[None]), torch.tensor(o[None])).numpy()[0]
+        np.testing.assert_allclose(c["predicted_curve"], predicted, rtol=1e-5, atol=1e-9)
+    html = (tmp_path / "report.html").read_text()
+    assert '"name":"prediction"' in html and '"name":"target"' in html and '"name":"FE"' in html
 
 
 def test_design_yaml_is_the_default_configuration():
@@ -169,3 +179,55 @@ def test_design_entry_refuses_old_overrides_with_the_new_key(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "design.py"), "optimizer.polish_top=5"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "use polish.top" in r.stderr
+
+
+def _design_result(train_set, n_steps=3):
+    from trussvae.design.inverse import DesignResult
+    from trussvae.design.search import Candidate
+
+    C, graphs = train_set[2], train_set[3]
+    obj = named_target("auxetic")
+    cands = [Candidate(graphs[i], C[i], float(quantity("nu21", C[i])), 0.0, True, start, 2, False)
+             for i, start in ((3, 1), (4, -1), (5, 0))]
+    path = np.stack([C[:2] * (1 + 0.1 * k) for k in range(n_steps)])  # (steps, starts, 6, 6)
+    return DesignResult(obj, cands, -0.1, np.zeros(len(C)), np.arange(2), np.zeros((n_steps, 2)),
+                        predicted_props=path)
+
+
+def test_property_space_of_a_design_result(train_set):
+    from trussvae.design.report import property_space
+
+    C = train_set[2]
+    result = _design_result(train_set)
+    space = property_space(result, C)
+    assert (space["x_name"], space["y_name"]) == ("nu21", "E22")
+    np.testing.assert_allclose(space["train_x"], quantity("nu21", C))
+    np.testing.assert_allclose(space["path_y"], quantity("E22", result.predicted_props[:, 1]))  # best latent start
+    np.testing.assert_allclose(space["fe_x"], [quantity("nu21", k.fe_props) for k in result.candidates])
+    small = property_space(result, C, max_points=7)
+    assert len(small["train_x"]) == 7 and set(small["train_x"]) <= set(space["train_x"])
+    assert property_space(_design_result(train_set).__class__(
+        CurveObjective("c", tuple(np.linspace(0.0, 1.0, 13))), [], 0.0, np.zeros(1), np.zeros(1), np.zeros((1, 1))),
+        C) is None
+
+
+def test_markdown_report_warns_of_a_near_mechanism(tmp_path):
+    from trussvae.design.report import write_report
+    from trussvae.fem import homogenize
+    from trussvae.fem.properties import effective_properties
+    from trussvae.generation import elementary
+
+    rows = []
+    for rank, (name, rho) in enumerate((("octet", 0.15), ("simple_cubic", 0.01))):
+        frame = elementary(name).to_frame(relative_density=rho)
+        C = homogenize(frame)
+        path = tmp_path / f"cand_{rank}.json"
+        path.write_text(json.dumps({"fe": {"stiffness_voigt": C.tolist()}}))
+        rows.append({"rank": rank, "fe_value": 0.1, "predicted_value": 0.1, "novel": True, "repaired": False,
+                     "json": str(path), "moduli": effective_properties(C, rho)})
+    results = {"target": "stiff", "checkpoint": "c", "data_dir": "d", "sense": "maximize",
+               "fe": {"relative_density": 0.15}, "best_training_value": 0.05, "best_fe_value": 0.1,
+               "n_candidates": 2, "candidates": rows}
+    text = write_report(results, tmp_path).read_text()
+    warnings = [ln for ln in text.splitlines() if "warning" in ln]
+    assert len(warnings) == 1 and "candidate #1" in warnings[0] and "close to a mechanism" in warnings[0]

@@ -48,6 +48,31 @@ def test_objectives_and_constraints(C):
     assert Objective("y", (Term("E22"),), (Constraint("E11", lower=1e-9),)).feasible(C)
 
 
+@pytest.mark.parametrize("name, floors", [("auxetic", {"E11": 0.002, "E22": 0.002}), ("pentamode", {"K_V": 0.005})])
+def test_shipped_targets_have_stiffness_floors_that_lift_in_one_line(name, floors):
+    """conf/target/{auxetic,pentamode}.yaml keep designs off near-mechanisms; target.floors=null lifts it."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from trussvae.design.targets import objective_from_spec
+    from trussvae.fem.elasticity import isotropic_stiffness
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "target" / f"{name}.yaml"
+    spec = OmegaConf.to_container(OmegaConf.load(conf))
+    obj = objective_from_spec(spec)
+    assert {c.quantity: c.lower for c in obj.constraints} == floors
+    soft = isotropic_stiffness(1e-4, 0.3)  # a near-mechanism: every modulus far below the floors
+    assert not obj.feasible(soft) and obj.feasible(isotropic_stiffness(0.05, 0.3))
+    spec_more = {**spec, "constraints": [{"quantity": "G12", "lower": 1e-3}]}
+    assert len(objective_from_spec(spec_more).constraints) == len(floors) + 1  # constraints add to the floors
+    lifted = objective_from_spec(OmegaConf.to_container(OmegaConf.merge(OmegaConf.load(conf),
+                                                                        OmegaConf.from_dotlist(["floors=null"]))))
+    assert lifted.constraints == () and lifted.feasible(soft)
+    with pytest.raises(ValueError, match="floor"):
+        objective_from_spec({**spec, "floors": [{"quantity": "E11", "upper": 0.1}]})
+
+
 def test_bad_targets():
     with pytest.raises(KeyError, match="unknown target"):
         named_target("squishy")

@@ -118,6 +118,8 @@ class DesignResult:
     predicted_props: np.ndarray | None = None  # (n_steps + 1, n_starts, ...) predicted properties
     #: the evolution's record (generations, FE runs, best value per generation) or None when off
     evolution: dict | None = None
+    #: FE value of the best verified decode of the latent search, before the polish and the evolution
+    best_latent_value: float | None = None
 
 
 def run_inverse_design(model, objective, adjacency: np.ndarray, offsets: np.ndarray, train_props: np.ndarray,
@@ -130,13 +132,15 @@ def run_inverse_design(model, objective, adjacency: np.ndarray, offsets: np.ndar
     evaluator = Evaluator(objective, fe, cfg.fe_jobs)
     search = latent_search(model, evaluator, adjacency, offsets, train_props, cfg.search, cfg.seed, progress)
     candidates, fe_path = verify(model, evaluator, search.found, cfg.search.repair)
+    best_latent = candidates[0].fe_value if candidates else None
     if cfg.polish.top > 0:
         _polish(model, candidates, evaluator, cfg.polish)
     evolution = None
     if cfg.evolve.generations > 0:
         evolution = _evolve(model, candidates, evaluator, cfg.evolve, cfg.seed)
     return DesignResult(objective, candidates, search.best_training_value, search.training_values,
-                        search.start_indices, search.predicted_path, fe_path, search.predicted_props, evolution)
+                        search.start_indices, search.predicted_path, fe_path, search.predicted_props, evolution,
+                        best_latent)
 
 
 def _polish(model, candidates: list[Candidate], evaluator: Evaluator, cfg: PolishConfig) -> None:

@@ -1,7 +1,8 @@
-"""Figures and the Markdown report of a design run (see :mod:`trussvae.design.run`)."""
+"""Figures, the Markdown report and the interactive HTML report of a design run (see :mod:`trussvae.design.run`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,10 @@ import numpy as np
 from trussvae.design.inverse import DesignResult
 from trussvae.design.targets import STRAIN_POINTS, CurveObjective, quantity
 
-__all__ = ["write_figures", "write_report"]
+__all__ = ["write_figures", "write_report", "write_html", "property_space", "mechanism_note"]
+
+#: training points drawn in the HTML property space (a seeded subsample keeps the page light)
+MAX_CLOUD_POINTS = 5000
 
 #: the second axis of the property-space figure, per target quantity
 _PARTNER = {"E11": "E22", "E22": "E11", "E33": "E11", "nu21": "E22", "nu12": "E11", "K_V/G_V": "G_V"}
@@ -76,6 +80,64 @@ def _property_space(result: DesignResult, train_props: np.ndarray, path: Path) -
     fig.savefig(path, dpi=110)
 
 
+def property_space(result: DesignResult, train_props: np.ndarray, max_points: int = MAX_CLOUD_POINTS,
+                   seed: int = 0) -> dict | None:
+    """The optimisation path in property space against the training cloud, as the plain dict of
+    :func:`trussvae.viz.html_report.property_space_figure` (the axes of ``property_space.png``).
+
+    None for curve targets. The cloud is a seeded subsample of at most ``max_points`` finite
+    training points; the path is the predicted one of the best latent candidate's start; the
+    FE-verified candidates are listed best first."""
+    if isinstance(result.objective, CurveObjective):
+        return None
+    qx, qy = _quantities(result)
+
+    def xy(props):
+        with np.errstate(all="ignore"):
+            x, y = np.asarray(quantity(qx, props), dtype=float), np.asarray(quantity(qy, props), dtype=float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        return x[ok], y[ok]
+
+    tx, ty = xy(np.asarray(train_props))
+    if len(tx) > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(len(tx), max_points, replace=False))
+        tx, ty = tx[keep], ty[keep]
+    space = {"x_name": qx, "y_name": qy, "train_x": tx.tolist(), "train_y": ty.tolist()}
+    latent = [k for k in result.candidates if k.start >= 0]  # evolved designs have no latent path
+    if result.predicted_props is not None and latent:
+        px, py = xy(result.predicted_props[:, latent[0].start])
+        space.update(path_x=px.tolist(), path_y=py.tolist())
+    if result.candidates:
+        fx, fy = xy(np.array([k.fe_props for k in result.candidates]))
+        space.update(fe_x=fx.tolist(), fe_y=fy.tolist())
+    return space
+
+
+def write_html(results: dict, result: DesignResult, train_props: np.ndarray, out: Path,
+               tessellation=(2, 2, 2)) -> Path:
+    """``report.html`` in ``out``: :func:`trussvae.viz.html_report.write_design_html` with the
+    property space of this run."""
+    from trussvae.viz.html_report import write_design_html
+
+    return write_design_html(out, results, property_space=property_space(result, train_props),
+                             tessellation=tuple(tessellation))
+
+
+def mechanism_note(results: dict, n: int = 3) -> list[str]:
+    """Warning lines for the best ``n`` candidates that are close to a mechanism (linear targets)."""
+    from trussvae.viz.html_report import mechanism_warning
+
+    lines = []
+    for c in (results.get("candidates") or [])[:n]:
+        if "moduli" not in c:
+            continue
+        C = json.loads(Path(c["json"]).read_text())["fe"]["stiffness_voigt"]
+        warn = mechanism_warning(C)
+        if warn:
+            lines.append(f"- **warning**: candidate #{c['rank']}: {warn}")
+    return lines
+
+
 def _best_candidates(result: DesignResult, path: Path, n: int = 4) -> None:
     from trussvae.viz.elastic_surface import plot_elastic_surface
     from trussvae.viz.truss3d import plot_truss_graph
@@ -110,6 +172,9 @@ def write_report(results: dict, out: Path) -> Path:
              f"- best FE-verified design: **{results['best_fe_value']:.5g}**"
              if results.get("best_fe_value") is not None else "- no valid candidate",
              ]
+    if results.get("best_latent_value") is not None:
+        lines.append("- best FE-verified decode of the latent search (before polish): "
+                     f"{results['best_latent_value']:.5g}")
     if results.get("improvement_over_training") is not None:
         lines.append(f"- improvement over the training data: **{100 * results['improvement_over_training']:+.1f}%**")
     for k, v in (results.get("bound_fractions") or {}).items():
@@ -119,6 +184,7 @@ def write_report(results: dict, out: Path) -> Path:
         lines.append(f"- evolution (FE only): best {evo['seed_best_value']:.5g} -> **{evo['best_value']:.5g}** in "
                      f"{evo['generations']} generations, {evo['fe_evaluations']} FE runs, "
                      f"{evo['new_candidates']} new designs")
+    lines += mechanism_note(results)
     lines += ["", f"{results['n_candidates']} distinct valid candidates were FE-verified; the best 10:", "",
               "| rank | FE value | predicted | origin | novel | repaired | polished from | files |",
               "|---|---|---|---|---|---|---|---|"]
@@ -133,6 +199,8 @@ def write_report(results: dict, out: Path) -> Path:
     if (out / "property_space.png").is_file():
         lines += ["![property space](property_space.png)", ""]
     lines += ["![best candidates](best_candidates.png)", ""]
+    lines += ["The interactive report (rotatable 3D cells, elastic surfaces, property space): "
+              "[report.html](report.html)", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines))
     return path

@@ -11,12 +11,16 @@ Outputs in ``out_dir``:
 ``property_space.png``           the path in property space against the training cloud
 ``best_candidates.png``          3D renderings + elastic surfaces (or stress-strain curves)
 ``report.md``                    a self-contained summary (relative links to the figures)
+``report.html``                  one self-contained interactive page (opens offline): rotatable unit cells
+                                 and printable blocks of the best candidates, their elastic surfaces or
+                                 curves (target, prediction, FE), the path in property space, the table
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -106,19 +110,27 @@ def design_run(ckpt_path: str | Path, data_dir: str | Path, objective, out_dir: 
     fe = train.fe
     log.info("FE settings of the data set's %s labels: %s", fe.kind, fe.as_dict())
     result = run_inverse_design(model, objective, train.adjacency, train.offsets, train.props, cfg, fe, progress)
+    predicted_curves = None
+    if isinstance(objective, CurveObjective):  # the predictor's curve at each final truss (reports show it)
+        from trussvae.design.search import predicted_properties
+
+        predicted_curves = predicted_properties(model, objective, [k.graph for k in result.candidates])
     results = _write_candidates(result, out, fe, n_stl, tessellation, set(train.hashes.tolist()),
-                                export_abaqus)
+                                export_abaqus, predicted_curves)
     results.update(checkpoint=str(ckpt_path), data_dir=str(data_dir), config=asdict(cfg), fe=fe.as_dict())
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    from trussvae.design.report import write_figures, write_report
+    from trussvae.design.report import write_figures, write_html, write_report
 
     write_figures(result, train.props, out)
     write_report(results, out)
+    t0 = time.perf_counter()
+    write_html(results, result, train.props, out, tessellation)
+    log.info("report.html written in %.1f s", time.perf_counter() - t0)
     return results
 
 
 def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellation, train_hashes: set,
-                      export_abaqus: bool = False) -> dict:
+                      export_abaqus: bool = False, predicted_curves: np.ndarray | None = None) -> dict:
     from trussvae.design.export import export_stl
     from trussvae.fem.properties import effective_properties
 
@@ -150,6 +162,8 @@ def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellat
             entry["moduli"] = fe_results["properties"]
         else:
             entry["curve"] = fe_results["stress"]
+            if predicted_curves is not None:
+                entry["predicted_curve"] = [float(v) for v in predicted_curves[rank]]
         rows.append(entry)
     best = rows[0] if rows else None
     improvement = None  # positive = better than the best training structure
@@ -158,6 +172,7 @@ def _write_candidates(result: DesignResult, out: Path, fe, n_stl: int, tessellat
         improvement = sign * (best["fe_value"] - best_train) / abs(best_train)
     summary = {"target": obj.name, "sense": obj.sense, "best_training_value": best_train,
                "best_fe_value": best["fe_value"] if best else None, "improvement_over_training": improvement,
+               "best_latent_value": result.best_latent_value,
                "n_candidates": len(rows), "candidates": rows}
     if result.evolution is not None:
         summary["evolution"] = result.evolution

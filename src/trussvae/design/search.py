@@ -31,7 +31,7 @@ from trussvae.fem.elasticity import ORTHOTROPIC_INDEX  # the order of ORTHOTROPI
 log = logging.getLogger(__name__)
 
 __all__ = ["SearchConfig", "SearchResult", "Candidate", "latent_search", "verify", "predict_props",
-           "predicted_values", "orthotropic_to_voigt", "rank_candidates", "check_model"]
+           "predicted_properties", "predicted_values", "orthotropic_to_voigt", "rank_candidates", "check_model"]
 
 
 def orthotropic_to_voigt(v: torch.Tensor) -> torch.Tensor:
@@ -115,16 +115,22 @@ def predict_props(model, objective, adj, offsets):
     return orthotropic_to_voigt(y) if objective.kind == "linear" else y
 
 
+def predicted_properties(model, objective, graphs) -> np.ndarray:
+    """The predictor's properties at each truss of ``graphs``: (B, 6, 6) stiffness or (B, 13) curve."""
+    if not graphs:
+        return np.zeros((0, 6, 6) if objective.kind == "linear" else (0, 13))
+    arrays = [g.to_vae_input("offsets") for g in graphs]
+    with torch.no_grad():
+        return predict_props(model, objective,
+                             torch.as_tensor(np.array([a for a, _ in arrays])).to(model.device),
+                             torch.as_tensor(np.array([o for _, o in arrays])).to(model.device)).cpu().numpy()
+
+
 def predicted_values(model, objective, graphs) -> np.ndarray:
     """The predictor's objective value at each truss of ``graphs``."""
     if not graphs:
         return np.zeros(0)
-    arrays = [g.to_vae_input("offsets") for g in graphs]
-    with torch.no_grad():
-        props = predict_props(model, objective,
-                              torch.as_tensor(np.array([a for a, _ in arrays])).to(model.device),
-                              torch.as_tensor(np.array([o for _, o in arrays])).to(model.device)).cpu().numpy()
-    return np.array([float(objective.value(p)) for p in props])
+    return np.array([float(objective.value(p)) for p in predicted_properties(model, objective, graphs)])
 
 
 def latent_search(model, evaluator: Evaluator, adjacency: np.ndarray, offsets: np.ndarray, train_props: np.ndarray,

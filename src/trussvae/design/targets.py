@@ -220,7 +220,9 @@ def objective_from_spec(spec: dict, train_curves: np.ndarray | None = None):
 
     Keys: ``name`` (one of :data:`TARGETS`); ``quantity`` (stiff/auxetic); ``terms`` (list of
     ``{quantity, sense, weight, value}``: replaces the default term, for weighted combinations);
-    ``constraints`` (list of ``{quantity, lower, upper}``); ``values`` (stiffness: mapping
+    ``floors`` (list of ``{quantity, lower}``: the stiffness floors that keep a design usable, e.g.
+    ``E11 >= 0.002``; ``null`` lifts them); ``constraints`` (list of ``{quantity, lower, upper}``,
+    in addition to the floors); ``values`` (stiffness: mapping
     quantity -> value; curve: 13 stresses); ``mode``/``factor`` for curves (``stiffer``: ``factor``
     x the training curve with the largest final stress; ``softening``: a curve that rises to the
     median training peak at 5% strain and then softens to 60% of it; ``explicit``: ``values``).
@@ -231,7 +233,14 @@ def objective_from_spec(spec: dict, train_curves: np.ndarray | None = None):
         raise KeyError(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")
     if name == "curve":
         return CurveObjective("curve", tuple(_curve_target(spec, train_curves)))
-    constraints = tuple(Constraint(**c) for c in spec.get("constraints") or ())
+    floors = []
+    for f in spec.get("floors") or ():
+        f = dict(f)
+        if set(f) != {"quantity", "lower"}:
+            raise ValueError(f"target {name!r}: a floor is {{quantity, lower}}, got {f}; "
+                             "use target.constraints for other bounds")
+        floors.append(Constraint(**f))
+    constraints = tuple(floors) + tuple(Constraint(**c) for c in spec.get("constraints") or ())
     if spec.get("terms"):
         terms = tuple(Term(**t) for t in spec["terms"])
     elif name == "stiffness":

@@ -277,7 +277,7 @@ def design_report(results: dict, report: HtmlReport | None = None, n_best: int =
             warn = mechanism_warning(rec["fe"]["stiffness_voigt"])
             if warn:
                 report.paragraph(f"Warning: {warn}.", cls="warn")
-        files = [f"{k}: {Path(c[k]).name}" for k in ("json", "stl", "inp") if c.get(k)]
+        files = [f"{k}: {Path(c[k]).name}" for k in ("json", "stl", "abaqus") if c.get(k)]
         report.paragraph(f"{frame.n_struts} struts in the unit cell, strut radius {float(frame.radii()[0]):.4g}; "
                          + "; ".join(files), cls="note")
         figs = [frame_figure(frame, title="unit cell"),

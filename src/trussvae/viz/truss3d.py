@@ -87,6 +87,7 @@ def plot_frame(
     title=None,
     origin=(0.0, 0.0, 0.0),
     max_linewidth: float = 8.0,
+    alpha: float = 1.0,
 ):
     """Draw a :class:`~trussvae.fem.PeriodicFrame` as 3D lines with its unit-cell box.
 
@@ -101,6 +102,7 @@ def plot_frame(
     origin : (3,) fractional corner of the drawn box (design-space cells look best centred on the
         mirror centre, ``origin=(-0.5, -0.5, -0.5)``); struts are clipped to the box.
     max_linewidth : line width (points) of a strut whose radius is 1/8 of the cell side.
+    alpha : opacity of the struts (e.g. 0.3 for a faded drawing of an invalid decode).
 
     Returns
     -------
@@ -128,14 +130,15 @@ def plot_frame(
             )
         values = values[ids]
         colors = colormaps["viridis"]((values - values.min()) / (np.ptp(values) or 1.0))
-    ax.add_collection3d(Line3DCollection(seg, colors=colors, linewidths=widths, capstyle="round"))
+    ax.add_collection3d(Line3DCollection(seg, colors=colors, linewidths=widths, capstyle="round", alpha=alpha))
     box = _box_segments(frame.lattice_vectors, tessellate, origin)
     ax.add_collection3d(Line3DCollection(box, colors="0.6", linewidths=0.6, linestyles="--"))
     _finish_axes(ax, box.reshape(-1, 3), title)
     return ax
 
 
-def plot_truss_graph(graph, ax=None, full_cell=True, title=None, show_inactive=False, show_dofs=False):
+def plot_truss_graph(graph, ax=None, full_cell=True, title=None, show_inactive=False, show_dofs=False,
+                     color=None, alpha: float = 1.0):
     """Draw a :class:`~trussvae.design_space.TrussGraph`.
 
     Parameters
@@ -147,13 +150,16 @@ def plot_truss_graph(graph, ax=None, full_cell=True, title=None, show_inactive=F
     title : str, optional.
     show_inactive : octant view: also draw (faintly) and label the nodes without struts.
     show_dofs : octant view: draw each shown node's free axes as short grey bars.
+    color : strut colour (default dark blue-grey).
+    alpha : opacity of struts and nodes (e.g. 0.3 for a faded drawing of an invalid decode).
 
     Returns
     -------
     The matplotlib 3D axes.
     """
     if full_cell:
-        return plot_frame(graph.to_frame(), ax=ax, title=title, origin=(-0.5, -0.5, -0.5))
+        return plot_frame(graph.to_frame(), ax=ax, title=title, origin=(-0.5, -0.5, -0.5), color_by=color,
+                          alpha=alpha)
     from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
     from trussvae.design_space import octant
@@ -164,13 +170,14 @@ def plot_truss_graph(graph, ax=None, full_cell=True, title=None, show_inactive=F
     ax.add_collection3d(Line3DCollection(box, colors="0.6", linewidths=0.6, linestyles="--"))
     if graph.n_struts:
         seg = np.stack([pos[graph.edges[:, 0]], pos[graph.edges[:, 1]]], axis=1)
-        ax.add_collection3d(Line3DCollection(seg, colors="#30405a", linewidths=2.0))
+        ax.add_collection3d(Line3DCollection(seg, colors=color or "#30405a", linewidths=2.0, alpha=alpha))
     shown = np.ones(octant.N_NODES, bool) if show_inactive else graph.active
+    shown = shown & np.all(np.isfinite(pos), axis=1)
     for k in np.flatnonzero(shown):
         t = int(octant.NODE_TYPES[k])
-        alpha = 1.0 if graph.active[k] or not graph.n_struts else 0.4
-        ax.scatter(*pos[k], s=36, color=TYPE_COLORS[t], alpha=alpha, depthshade=False)
-        ax.text(*(pos[k] + 0.04), octant.NODE_NAMES[k], fontsize=7, color=TYPE_COLORS[t], alpha=alpha)
+        a = alpha * (1.0 if graph.active[k] or not graph.n_struts else 0.4)
+        ax.scatter(*pos[k], s=36, color=TYPE_COLORS[t], alpha=a, depthshade=False)
+        ax.text(*(pos[k] + 0.04), octant.NODE_NAMES[k], fontsize=7, color=TYPE_COLORS[t], alpha=a)
         if show_dofs:
             for d in np.flatnonzero(octant.FREE_MASK[k]):
                 bar = np.repeat(pos[k][None], 2, axis=0)
