@@ -30,7 +30,7 @@ test: lint browser
 # headless Chromium for tests/viz/test_html_report.py (best effort: without it that test is skipped)
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
-		|| (apt-get update && apt-get install -y chromium) \
+		|| (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) \
 		|| echo "warning: Chromium is not installed and could not be installed; the browser test of the HTML report will be skipped"
 
 test-all: $(STAMP)
