@@ -203,6 +203,8 @@ def test_learned_prior_is_fitted_saved_and_reloaded_by_train(labelled_store, tmp
 
 
 def test_checkpoints_without_the_new_keys_still_load(tmp_path):
+    import pytorch_lightning as pl
+
     from trussvae.models import load_network
 
     torch.manual_seed(0)
@@ -211,7 +213,8 @@ def test_checkpoints_without_the_new_keys_still_load(tmp_path):
          if k not in ("augment", "augment_prob", "tta", "admissible", "admissible_samples", "prior_components",
                       "prior_fit_samples", "prior_fit_iterations")}
     path = tmp_path / "old.ckpt"
-    torch.save({"state_dict": m.state_dict(), "hyper_parameters": h}, path)
+    torch.save({"state_dict": m.state_dict(), "hyper_parameters": h, "pytorch-lightning_version": pl.__version__},
+               path)
     net, _ = load_network(path)
     assert net.prior is None and not net.admissible
     assert TrussVAE.load_from_checkpoint(path).net.prior is None
