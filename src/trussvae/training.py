@@ -4,6 +4,9 @@ No Hydra here: ``train.py`` composes the configuration and passes plain dicts. O
 as ``{"_target_": "package.Class", **kwargs}`` (callbacks, loggers) are built by
 :func:`build_object`.
 
+After fitting, a learned latent prior (``model.prior_components`` > 0) is fitted with the best
+checkpoint's weights and stored in that checkpoint before the test.
+
 ``cfg`` keys: ``seed``, ``data`` (:class:`~trussvae.data.TrussDataModule` kwargs), ``model``
 (:class:`~trussvae.models.TrussVAE` kwargs; label statistics and property names are filled in
 from the data), ``trainer`` (``pytorch_lightning.Trainer`` kwargs), ``callbacks`` and ``logger``
@@ -26,10 +29,12 @@ from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
+import torch
 
 from trussvae.data import TrussDataModule
 from trussvae.io.store import LatticeStore
 from trussvae.models import TrussVAE
+from trussvae.models.checkpoint import network_state_dict, store_prior
 from trussvae.models.evaluation import CURVE_KEYS, PAPER_KEYS, PaperMetricsCallback
 
 log = logging.getLogger(__name__)
@@ -120,6 +125,34 @@ def _scalars(metrics: dict) -> dict:
     return out
 
 
+def _fit_learned_prior(trainer: pl.Trainer, model: TrussVAE, dm: TrussDataModule, best: str) -> dict:
+    """Fit the learned latent prior (``model.prior_components`` > 0) with the best checkpoint's weights
+    to the aggregate posterior of the training split and store it in that checkpoint, which the test
+    and inverse design then load. Returns ``prior/*`` metrics (empty when there is no prior)."""
+    if not model.hparams.get("prior_components") or not best:
+        return {}
+    out: dict = {}
+    if trainer.is_global_zero:
+        t0 = time.perf_counter()
+        weights = network_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+        model.net.load_state_dict(weights)
+        train = dm.datasets["train"].tensors
+        k = model.net.prior.n_components
+        if len(train["adj"]) < 2 * k:
+            log.warning("learned prior not fitted: %d training structures for %d components (need %d); the test "
+                        "reports no validity/*_learned_prior", len(train["adj"]), k, 2 * k)
+            trainer.strategy.barrier()
+            return {}
+        report = model.fit_prior(train["adj"], train["offsets"])
+        store_prior(best, model.net)
+        out = {"prior/log_likelihood": report["log_likelihood"], "prior/iterations": float(report["iterations"]),
+               "prior/n_samples": float(report["n"]), "prior/fit_seconds": time.perf_counter() - t0}
+        log.info("learned prior (%d components) fitted to %d latents in %.1f s, stored in %s",
+                 model.net.prior.n_components, report["n"], out["prior/fit_seconds"], best)
+    trainer.strategy.barrier()
+    return out
+
+
 def train(cfg: dict) -> dict:
     """Fit the VAE, test the best checkpoint, write ``metrics.json`` into the run folder; return the metrics."""
     output_dir = Path(cfg["paths"]["output_dir"])
@@ -166,6 +199,8 @@ def train(cfg: dict) -> dict:
                         "time/epoch_seconds": fit_s / max(epochs, 1),
                         "time/train_samples_per_s": n_train * max(epochs, 1) / fit_s})
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback is not None else ""
+    if cfg.get("train", True):
+        metrics.update(_fit_learned_prior(trainer, model, dm, best))
     if cfg.get("test", True):
         trainer.test(model, datamodule=dm, ckpt_path=best or None)  # test-only: weights already loaded
         metrics.update(_scalars(trainer.callback_metrics))

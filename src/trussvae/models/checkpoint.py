@@ -26,7 +26,7 @@ from trussvae.io.store import LatticeStore
 from trussvae.models.network import TrussVAENet
 
 __all__ = ["load_network", "dataset_record", "train_fingerprint", "upgrade_state_dict", "network_state_dict",
-           "CheckpointError", "DATA_KEY", "NET_PREFIX"]
+           "store_prior", "CheckpointError", "DATA_KEY", "NET_PREFIX"]
 
 #: checkpoint key of the data set record
 DATA_KEY = "trussvae_data"
@@ -77,6 +77,25 @@ def upgrade_state_dict(state_dict: dict) -> dict:
 def network_state_dict(state_dict: dict) -> dict:
     """The :class:`~trussvae.models.TrussVAENet` weights of a TrussVAE state dict (either layout)."""
     return {k[len(NET_PREFIX):]: v for k, v in upgrade_state_dict(state_dict).items() if k.startswith(NET_PREFIX)}
+
+
+def store_prior(ckpt_path: str | Path, net: TrussVAENet) -> None:
+    """Write ``net``'s learned prior (``net.prior``, fitted after training) into the checkpoint file
+    ``ckpt_path`` (its ``net.prior.*`` entries), atomically; everything else in the file is kept."""
+    if net.prior is None:
+        raise ValueError("the network has no learned prior (model.prior_components=0)")
+    path = Path(ckpt_path)
+    ckpt = _read(path, "cpu")
+    state = ckpt["state_dict"]
+    for k, v in net.prior.state_dict().items():
+        key = f"{NET_PREFIX}prior.{k}"
+        if key not in state or state[key].shape != v.shape:
+            raise CheckpointError(f"{path}: its network has no learned prior of this size ({key}); "
+                                  "was it trained with the same model.prior_components?")
+        state[key] = v.detach().cpu().clone()
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    tmp.replace(path)
 
 
 def _read(path: Path, map_location) -> dict:

@@ -41,10 +41,15 @@ class GaussianMixturePrior(nn.Module):
 
     def _component_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """(n, K) log N(z | mu_k, Sigma_k)."""
-        d = z.shape[-1]
-        diff = (z[:, None, :] - self.means[None]).unsqueeze(-1)  # (n, K, d, 1)
-        sol = torch.linalg.solve_triangular(self.chol[None].expand(len(z), -1, -1, -1), diff, upper=False)
-        maha = sol.squeeze(-1).pow(2).sum(-1)
+        d, K = z.shape[-1], self.n_components
+        # Mahalanobis distances as one GEMM against the stacked inverse factors (chunks of rows bound the
+        # memory); a batched triangular solve over (n, K) copies the factors n K times (minutes at 20k)
+        eye = torch.eye(d, dtype=self.chol.dtype, device=self.chol.device)
+        w = torch.linalg.solve_triangular(self.chol, eye.expand(K, d, d), upper=False)  # (K, d, d) = L_k^-1
+        w_all = w.transpose(1, 2).permute(1, 0, 2).reshape(d, K * d)  # z @ w_all -> (n, K d): L_k^-1 z
+        shift = torch.einsum("kij,kj->ki", w, self.means)  # (K, d): L_k^-1 mu_k
+        maha = torch.cat([((zc @ w_all).view(len(zc), K, d) - shift).pow(2).sum(-1)
+                          for zc in z.split(8192)]) if len(z) else z.new_zeros(0, K)
         logdet = 2 * torch.log(torch.diagonal(self.chol, dim1=-2, dim2=-1)).sum(-1)
         return -0.5 * (maha + logdet[None] + d * math.log(2 * math.pi))
 
@@ -85,8 +90,8 @@ class GaussianMixturePrior(nn.Module):
             self.weights.copy_(nk / n)
             means = (resp.T @ z) / nk[:, None]
             self.means.copy_(means)
-            diff = z[:, None, :] - means[None]  # (n, K, d)
-            cov = torch.einsum("nk,nki,nkj->kij", resp, diff, diff) / nk[:, None, None] + reg * eye
+            cov = torch.stack([((z - means[k]) * resp[:, k:k + 1]).T @ (z - means[k]) for k in range(K)])
+            cov = cov / nk[:, None, None] + reg * eye
             self.chol.copy_(torch.linalg.cholesky(cov))
             cur = float(ll.mean())
             if cur - prev < tol * abs(cur):

@@ -9,8 +9,18 @@ needs::
     decode(z)               -> adjacency probabilities (B, 351), offsets (B, 27)
     decode_graphs(z, threshold=0.5) -> B TrussGraphs
     predict(mu)             -> (B, k) normalised properties
+    predict_physical(mu)    -> (B, k) physical properties (float64)
+    predict_tta(adj, offsets, ops=None) -> (B, k) normalised, averaged over symmetric variants
+    sample_latent(n, prior="normal" | "learned", generator=None) -> (n, d)
+    fit_prior(adj, offsets, ...) fits the learned prior ``net.prior`` to the aggregate posterior
     normalise(y) / denormalise(y_norm)
     latent_dim, latent_slices, target, device
+
+Options beyond the paper: ``admissible=True`` sends the predictor's 9 outputs through
+:class:`~trussvae.models.admissible.AdmissibleStiffnessHead` (positive definite stiffness by
+construction; ``predict`` still returns normalised values); ``prior_components=K > 0`` holds a
+:class:`~trussvae.models.latent_prior.GaussianMixturePrior` of K components as ``net.prior``
+(fitted after training, saved in the checkpoint).
 
 It is built from plain hyper-parameters (``TrussVAENet(**config)``; :meth:`TrussVAENet.from_hparams`
 picks the network's keys out of a training run's full hyper-parameters), so
@@ -22,22 +32,31 @@ picks the network's keys out of a training run's full hyper-parameters), so
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from trussvae.data.normalization import LabelNormalizer
 from trussvae.design_space.truss_graph import DESIGN_SPACE_VERSION, TrussGraph
+from trussvae.models.admissible import AdmissibleStiffnessHead
+from trussvae.models.augment import SymmetryTables, allowed_operations
 from trussvae.models.decoders import AdjacencyDecoder, NodeFeatureDecoder
 from trussvae.models.encoders import ACTIVATIONS, NORMS, GraphEncoder, MLPEncoder
 from trussvae.models.latent import LatentLayout
+from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.predictor import PropertyPredictor
 
-__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS"]
+__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS"]
 
 TARGETS = ("linear", "nonlinear")
 ENCODERS = ("mlp", "gnn")
+#: latent distributions of :meth:`TrussVAENet.sample_latent`
+PRIORS = ("normal", "learned")
+#: off-diagonal orthotropic components (C1122, C1133, C2233): may be <= 0, never log-normalised under admissible
+_OFF_DIAGONAL = (1, 2, 4)
 
 
 class TrussVAENet(nn.Module):
@@ -57,6 +76,9 @@ class TrussVAENet(nn.Module):
         n_properties, property_names: number and names of the predicted properties.
         label_mean, label_std, label_log_mask: the label normaliser (identity when None).
         design_space_version: must be this code's :data:`DESIGN_SPACE_VERSION`.
+        admissible: predict through :class:`~trussvae.models.admissible.AdmissibleStiffnessHead`
+            (``target="linear"`` only; its scales are the physical label means of the normaliser).
+        prior_components: number of Gaussians of the learned latent prior ``net.prior`` (0: none).
     """
 
     def __init__(self, d_A: int = 10, d_x: int = 10, d_Ax: int = 4, encoder: str = "mlp",
@@ -66,7 +88,8 @@ class TrussVAENet(nn.Module):
                  activation: str = "relu", norm: str = "none", target: str = "linear", n_properties: int = 9,
                  property_names: Sequence[str] | None = None, label_mean: Sequence[float] | None = None,
                  label_std: Sequence[float] | None = None, label_log_mask: Sequence[bool] | None = None,
-                 design_space_version: str = DESIGN_SPACE_VERSION):
+                 design_space_version: str = DESIGN_SPACE_VERSION, admissible: bool = False,
+                 prior_components: int = 0):
         config = {name: _plain(value) for name, value in locals().items() if name in NETWORK_KEYS}
         super().__init__()
         for name, value, allowed in [("encoder", encoder, ENCODERS), ("target", target, TARGETS),
@@ -99,6 +122,32 @@ class TrussVAENet(nn.Module):
         self.feat_decoder = NodeFeatureDecoder(d_x, list(feat_hidden)[::-1], feature_activation, dropout,
                                                hidden_activation=activation, norm=norm)
         self.predictor = PropertyPredictor(self.layout.d, pred_hidden, k, dropout, **act)
+        self.symmetry = SymmetryTables()  # gather tables only (non-persistent buffers, no parameters)
+        self.admissible = bool(admissible)
+        self.stiffness_head = self._admissible_head() if self.admissible else None
+        if isinstance(prior_components, bool) or not isinstance(prior_components, int | np.integer) \
+                or prior_components < 0:
+            raise ValueError(f"model.prior_components must be an integer >= 0 (0: no learned prior), "
+                             f"got {prior_components!r}")
+        self.prior = GaussianMixturePrior(self.layout.d, int(prior_components)) if prior_components else None
+
+    def _admissible_head(self) -> AdmissibleStiffnessHead:
+        nz = self.normalizer
+        if self._target != "linear" or len(nz.mean) != 9:
+            raise ValueError(f"model.admissible=true needs the 9 linear stiffness components (data.target=linear), "
+                             f"got target={self._target!r} with {len(nz.mean)} properties")
+        logged = [self.property_names[i] for i in _OFF_DIAGONAL if nz.log_mask[i]]
+        if logged:
+            raise ValueError(f"model.admissible=true: the off-diagonal components {logged} are log-normalised, but "
+                             "admissible predictions of them can be <= 0; use data.label_transform=none or auto")
+        # physical mean of each component: the normaliser's mean, or for log-normalised components the mean
+        # of the log-normal it describes, exp(m + s^2 / 2) (exp(m) alone is the geometric mean, smaller)
+        means = [math.exp(m + 0.5 * s * s) if lg else m for m, s, lg in zip(nz.mean, nz.std, nz.log_mask)]
+        try:
+            return AdmissibleStiffnessHead(means)
+        except ValueError as exc:
+            raise ValueError(f"model.admissible=true needs the label statistics of stiffness labels (the mean "
+                             f"normal block must be positive definite, the mean shear moduli > 0): {exc}") from None
 
     @classmethod
     def from_hparams(cls, hparams: dict) -> TrussVAENet:
@@ -144,8 +193,92 @@ class TrussVAENet(nn.Module):
         return torch.sigmoid(logits), offsets
 
     def predict(self, mu: torch.Tensor) -> torch.Tensor:
-        """(B, d) latent means -> (B, k) normalised properties (use :meth:`denormalise` for physical)."""
-        return self.predictor(mu)
+        """(B, d) latent means -> (B, k) normalised properties (use :meth:`denormalise` for physical).
+
+        With ``admissible`` the physical stiffness is positive definite by construction and is returned
+        normalised (``normalise(physical)``), so every caller sees the same scale as without."""
+        raw = self.predictor(mu)
+        if self.stiffness_head is None:
+            return raw
+        return self.normalise(self.stiffness_head(raw, dtype=torch.float64)).to(raw.dtype)
+
+    def predict_physical(self, mu: torch.Tensor) -> torch.Tensor:
+        """(B, d) latent means -> (B, k) physical properties in float64 (exact output of the admissible
+        head, without the float32 round trip through the normalised scale)."""
+        raw = self.predictor(mu)
+        if self.stiffness_head is not None:
+            return self.stiffness_head(raw, dtype=torch.float64)
+        return self.denormalise(raw.double())
+
+    def tta_operations(self) -> np.ndarray:
+        """The symmetry operations :meth:`predict_tta` averages over by default: all 48 for the
+        linear target, the 16 that keep axis 2 for the nonlinear one (:mod:`trussvae.models.augment`)."""
+        return allowed_operations("all", self._target)
+
+    def predict_tta(self, adj: torch.Tensor, offsets: torch.Tensor, ops: Sequence[int] | None = None) -> torch.Tensor:
+        """Test-time averaging over symmetric variants: (B, 351), (B, 27) -> (B, k) normalised properties.
+
+        Each variant (operation of ``ops``, default :meth:`tta_operations`) of every input is encoded and
+        predicted; the physical predictions are mapped back to the input's axes (the inverse label
+        permutation; unchanged for the nonlinear target, whose operations must keep axis 2) and averaged
+        in physical space; the mean is returned normalised, like :meth:`predict`."""
+        ops_np = self.tta_operations() if ops is None else np.asarray(list(ops), dtype=np.int64).reshape(-1)
+        if ops_np.size == 0:
+            raise ValueError("predict_tta needs at least one symmetry operation")
+        if np.any((ops_np < 0) | (ops_np >= len(self.symmetry.adj_source))):
+            raise ValueError(f"symmetry operations are indices 0..{len(self.symmetry.adj_source) - 1}, got {ops_np}")
+        if self._target != "linear":
+            bad = sorted(set(ops_np.tolist()) - set(allowed_operations("all", self._target).tolist()))
+            if bad:
+                raise ValueError(f"operations {bad} move axis 2: they change the nonlinear (e3) labels")
+        B, n_ops = adj.shape[0], len(ops_np)
+        op = torch.as_tensor(ops_np, device=adj.device).repeat_interleave(B)          # (n_ops B,) op-major
+        adj_t, off_t = self.symmetry.inputs(adj.repeat(n_ops, 1), offsets.repeat(n_ops, 1), op)
+        mu, _ = self.encode(adj_t, off_t)
+        y = self.predict_physical(mu)                                                # (n_ops B, k) float64
+        if self._target == "linear":
+            y = self.symmetry.orthotropic_back(y, op)
+        return self.normalise(y.view(n_ops, B, -1).mean(0)).to(adj.dtype)
+
+    def sample_latent(self, n: int, prior: str = "normal", generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, d) latents on the network's device: ``"normal"`` z ~ N(0, I) or ``"learned"`` z from the
+        fitted :attr:`prior` (a CPU ``generator`` makes both reproducible)."""
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be one of {list(PRIORS)}, got {prior!r}")
+        if int(n) < 1:
+            raise ValueError(f"need n >= 1 latent samples, got {n}")
+        if prior == "normal":
+            return torch.randn(int(n), self.latent_dim, generator=generator).to(self.device)
+        if self.prior is None:
+            raise ValueError("this network has no learned prior (model.prior_components=0); use prior='normal'")
+        if not self.prior.fitted:
+            raise RuntimeError("the learned prior has not been fitted yet (net.fit_prior after training; train.py "
+                               "does it before testing)")
+        return self.prior.sample(int(n), generator=generator).to(self.device)
+
+    @torch.no_grad()
+    def fit_prior(self, adj: torch.Tensor, offsets: torch.Tensor, max_samples: int = 100_000, seed: int = 0,
+                  n_iter: int = 50, batch_size: int = 4096) -> dict:
+        """Fit the learned prior to the aggregate posterior of (a random subset of at most ``max_samples``
+        of) the given structures: z = mu + sigma * eps of each, EM (:meth:`GaussianMixturePrior.fit`).
+        Returns the fit's report plus ``n`` (samples used)."""
+        if self.prior is None:
+            raise ValueError("this network has no learned prior (model.prior_components=0)")
+        if int(max_samples) < 1:
+            raise ValueError(f"max_samples must be >= 1, got {max_samples}")
+        g = torch.Generator().manual_seed(int(seed))
+        idx = torch.randperm(len(adj), generator=g)[:int(max_samples)]
+        was_training = self.training
+        self.eval()
+        try:
+            zs = []
+            for chunk in idx.split(batch_size):
+                mu, logvar = self.encode(adj[chunk].to(self.device), offsets[chunk].to(self.device))
+                zs.append(mu + torch.randn(mu.shape, generator=g).to(mu) * torch.exp(0.5 * logvar))
+            report = self.prior.fit(torch.cat(zs), n_iter=n_iter, seed=int(seed))
+        finally:
+            self.train(was_training)
+        return {**report, "n": int(len(idx))}
 
     def denormalise(self, y_norm: torch.Tensor) -> torch.Tensor:
         """(B, k) normalised -> physical properties (e.g. stiffness in units of E_s)."""

@@ -4,7 +4,15 @@ The network (encoders, decoders, predictor, latent layout, label normaliser) is 
 module adds what training needs: the loss (:mod:`trussvae.models.losses`), the KL and learning-rate
 schedules (:mod:`trussvae.models.kl_schedules`, :mod:`trussvae.models.lr_schedules`) driven by the
 training progress, the validation/test metrics (:mod:`trussvae.models.metrics`), the validity of
-prior samples (:mod:`trussvae.models.validity`) and the optimiser. The network's API
+prior samples (:mod:`trussvae.models.validity`) and the optimiser.
+
+Levers beyond the paper (docs/model.md, "Symmetry, admissibility, learned prior"): ``augment`` /
+``augment_prob`` transform each training sample by a random exact symmetry
+(:mod:`trussvae.models.augment`; the decoder reconstructs the transformed input, the labels are
+transformed with it); ``tta`` adds test-time averaging over the symmetric variants to the test
+metrics; ``admissible`` predicts positive-definite stiffness; ``prior_components`` holds a learned
+latent prior, fitted after training (:meth:`TrussVAE.fit_prior`, called by ``training.train``)
+and used by the test validity next to N(0, I). The network's API
 (``encode``, ``decode``, ``predict``, ...) is delegated, so a TrussVAE can stand in for its network.
 
 All constructor arguments are plain values (saved as hyper-parameters), so
@@ -30,11 +38,12 @@ from trussvae.data.graphs import active_dofs, active_nodes, positions_from_offse
 from trussvae.data.normalization import LabelNormalizer
 from trussvae.design_space.truss_graph import DESIGN_SPACE_VERSION, TrussGraph
 from trussvae.models import kl_schedules
+from trussvae.models.augment import AUGMENT_KINDS, allowed_operations
 from trussvae.models.checkpoint import DATA_KEY, dataset_record, upgrade_state_dict
 from trussvae.models.latent import LatentLayout
 from trussvae.models.losses import ADJACENCY_LOSSES, FEATURE_LOSSES, loss_parts, weighted_loss
 from trussvae.models.lr_schedules import LR_SCHEDULERS, warmup_cosine_factor
-from trussvae.models.metrics import adjacency_accuracy, exact_topology
+from trussvae.models.metrics import adjacency_accuracy, admissible_fraction, exact_topology
 from trussvae.models.network import TrussVAENet
 from trussvae.models.validity import sample_validity
 
@@ -58,9 +67,25 @@ class TrussVAE(pl.LightningModule):
                  label_mean: Sequence[float] | None = None,
                  label_std: Sequence[float] | None = None, label_log_mask: Sequence[bool] | None = None,
                  validity_samples: int = 1000, validity_every_n_epochs: int = 5, validity_seed: int = 0,
-                 design_space_version: str = DESIGN_SPACE_VERSION):
+                 design_space_version: str = DESIGN_SPACE_VERSION,
+                 augment: str = "none", augment_prob: float = 1.0, tta: bool = False, admissible: bool = False,
+                 admissible_samples: int = 100_000, prior_components: int = 0, prior_fit_samples: int = 100_000,
+                 prior_fit_iterations: int = 50):
         super().__init__()
         self.save_hyperparameters()
+        if augment not in AUGMENT_KINDS:
+            raise ValueError(f"model.augment must be one of {list(AUGMENT_KINDS)}, got {augment!r}")
+        if isinstance(augment_prob, bool) or not isinstance(augment_prob, int | float) \
+                or not 0.0 <= augment_prob <= 1.0:
+            raise ValueError(f"model.augment_prob must be a probability in [0, 1], got {augment_prob!r}")
+        for name, value in [("tta", tta), ("admissible", admissible)]:
+            if not isinstance(value, bool | np.bool_):
+                raise ValueError(f"model.{name} must be true or false, got {value!r}")
+        for name, value, low in [("admissible_samples", admissible_samples, 0),
+                                 ("prior_fit_samples", prior_fit_samples, 1),
+                                 ("prior_fit_iterations", prior_fit_iterations, 1)]:
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ValueError(f"model.{name} must be an integer >= {low}, got {value!r}")
         for name, value, allowed in [("adjacency_loss", adjacency_loss, ADJACENCY_LOSSES),
                                      ("feature_loss", feature_loss, FEATURE_LOSSES),
                                      ("kl_schedule", kl_schedule, kl_schedules.SCHEDULES),
@@ -69,6 +94,8 @@ class TrussVAE(pl.LightningModule):
             if value not in allowed:
                 raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
         self.net = TrussVAENet.from_hparams(dict(self.hparams))
+        # the operations training samples are transformed by (identity included), on the module's device
+        self.register_buffer("augment_ops", torch.as_tensor(allowed_operations(augment, target)), persistent=False)
         #: the data set this model is trained on (:func:`~trussvae.models.checkpoint.dataset_record`):
         #: set from the data module at the start of fit, restored from a checkpoint, saved in every checkpoint
         self.data_record: dict | None = None
@@ -85,7 +112,8 @@ class TrussVAE(pl.LightningModule):
             "adjacency_accuracy": MeanMetric(), "exact_topology_fraction": MeanMetric(),
             "node_r2": R2Score(multioutput="raw_values"), "node_r2_dof": R2Score(),
             "property_r2_norm": R2Score(multioutput="raw_values"),
-            "property_r2_phys": R2Score(multioutput="raw_values")})
+            "property_r2_phys": R2Score(multioutput="raw_values"),
+            "property_r2_phys_tta": R2Score(multioutput="raw_values")})
 
     # ------------------------------------------------------------------ the network (delegated)
     @property
@@ -207,12 +235,34 @@ class TrussVAE(pl.LightningModule):
                       prog_bar=False)
         return loss, out
 
+    def augment_batch(self, batch: dict) -> dict:
+        """The batch with each sample transformed by a random allowed symmetry operation (``augment``;
+        with probability ``augment_prob``, else left as is): inputs by the gather tables, linear labels
+        denormalised, permuted and renormalised (the per-component normalisation differs between
+        components), nonlinear labels unchanged (only operations keeping axis 2 are drawn). The random
+        draws use torch's generator on the module's device (seeded by ``pl.seed_everything``). Adds
+        ``op`` (B,), the operation of each row."""
+        ops = self.augment_ops
+        B = batch["adj"].shape[0]
+        op = ops[torch.randint(len(ops), (B,), device=ops.device)]
+        p = float(self.hparams.augment_prob)
+        if p < 1.0:
+            op = torch.where(torch.rand(B, device=ops.device) < p, op, torch.zeros_like(op))
+        sym = self.net.symmetry
+        adj, offsets = sym.inputs(batch["adj"], batch["offsets"], op)
+        y = batch["y"]
+        if self.target == "linear":
+            y = self.normalise(sym.orthotropic(self.denormalise(y.double()), op)).to(y.dtype)
+        return {**batch, "adj": adj, "offsets": offsets, "y": y, "op": op}
+
     def on_train_start(self) -> None:
         self.fit_start_epoch = self.current_epoch  # > 0 when resumed (throughput bookkeeping in training.py)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         beta = self.beta(batch_idx)
         self.log("train/beta", beta, on_step=True, on_epoch=False)
+        if self.hparams.augment != "none":  # the decoder reconstructs the transformed input it encoded
+            batch = self.augment_batch(batch)
         loss, _ = self._step(batch, "train", beta)
         self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         return loss
@@ -234,7 +284,11 @@ class TrussVAE(pl.LightningModule):
         # physical scale, divided by a per-component constant (R^2 is scale-invariant): torchmetrics'
         # R2Score returns 1.0 when both sums of squares are below 1e-4, which tiny stresses (~1e-3 E_s) hit
         scale = self._phys_scale.to(y_hat)
-        m["property_r2_phys"].update(self.denormalise(y_hat) / scale, self.denormalise(batch["y"]) / scale)
+        y_phys = self.denormalise(batch["y"]) / scale
+        m["property_r2_phys"].update(self.denormalise(y_hat) / scale, y_phys)
+        if stage == "test" and self.hparams.tta:  # test-time averaging over the symmetric variants
+            m["property_r2_phys_tta"].update(self.denormalise(self.net.predict_tta(batch["adj"], batch["offsets"]))
+                                             / scale, y_phys)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch, "val")
@@ -254,18 +308,46 @@ class TrussVAE(pl.LightningModule):
             sfx = "" if scale == "phys" else "_norm"
             out.update({f"{stage}/property_r2{sfx}_{n}": r2[i] for i, n in enumerate(self.property_names)})
             out[f"{stage}/property_r2{sfx}_min"] = r2.min()
+        if stage == "test" and self.hparams.tta:
+            # the headline property_r2_* follow model.tta (TTA); both are also logged under their own names
+            r2_plain = m["property_r2_phys"].compute().reshape(-1)
+            r2 = m["property_r2_phys_tta"].compute().reshape(-1)
+            for tag, values in (("plain", r2_plain), ("tta", r2)):
+                out.update({f"{stage}/property_r2_{tag}_{n}": values[i] for i, n in enumerate(self.property_names)})
+                out[f"{stage}/property_r2_min_{tag}"] = values.min()
+            out.update({f"{stage}/property_r2_{n}": r2[i] for i, n in enumerate(self.property_names)})
+            out[f"{stage}/property_r2_min"] = r2.min()
         r2n = m["property_r2_norm"].compute().reshape(-1)
         out[f"{stage}/property_nrmse"] = torch.sqrt((1.0 - r2n).clamp_min(0)).mean()  # RMSE / std, mean over k
         for metric in m.values():
             metric.reset()
         self.log_dict(out)
 
-    def validity(self, n: int | None = None, seed: int | None = None) -> dict[str, float]:
-        """Validity score of ``n`` samples z ~ N(0, I) (see :mod:`trussvae.models.validity`)."""
+    def validity(self, n: int | None = None, seed: int | None = None, prior: str = "normal") -> dict[str, float]:
+        """Validity score of ``n`` samples z ~ N(0, I) (``prior="normal"``) or from the fitted learned prior
+        (``"learned"``), see :mod:`trussvae.models.validity`."""
         dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         return sample_validity(self.net, n or self.hparams.validity_samples,
                                self.hparams.validity_seed if seed is None else seed,
-                               getattr(dm, "train_hashes", None) or None)
+                               getattr(dm, "train_hashes", None) or None, prior=prior)
+
+    def sample_latent(self, n: int, prior: str = "normal", generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, d) latents from N(0, I) or the learned prior (:meth:`TrussVAENet.sample_latent`)."""
+        return self.net.sample_latent(n, prior, generator)
+
+    def fit_prior(self, adj: torch.Tensor, offsets: torch.Tensor) -> dict:
+        """Fit the learned prior (``prior_components`` > 0) to the aggregate posterior of the given (training)
+        structures, at most ``prior_fit_samples`` of them, ``prior_fit_iterations`` EM steps (seed
+        ``validity_seed``); see :meth:`TrussVAENet.fit_prior`."""
+        h = self.hparams
+        return self.net.fit_prior(adj, offsets, max_samples=h.prior_fit_samples, seed=h.validity_seed,
+                                  n_iter=h.prior_fit_iterations)
+
+    def admissible_fraction(self, n: int | None = None, seed: int | None = None) -> float:
+        """Fraction of positive-definite stiffness predictions at ``n`` (``admissible_samples``) prior
+        samples z ~ N(0, I) (:func:`~trussvae.models.metrics.admissible_fraction`)."""
+        return admissible_fraction(self.net, n or self.hparams.admissible_samples,
+                                   self.hparams.validity_seed if seed is None else seed)
 
     def on_validation_epoch_end(self) -> None:
         self._log_stage_metrics("val")
@@ -276,9 +358,14 @@ class TrussVAE(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_stage_metrics("test")
+        if self.target == "linear" and self.hparams.admissible_samples:  # every model, admissible or not
+            self.log("test/property_admissible_fraction", self.admissible_fraction())
         if self.hparams.validity_samples:
             rep = self.validity()
             self.log_dict({f"validity/{k}": v for k, v in rep.items() if k != "n" and np.isfinite(v)})
+            if self.net.prior is not None and self.net.prior.fitted:
+                rep = self.validity(prior="learned")
+                self.log_dict({f"validity/{k}_learned_prior": v for k, v in rep.items() if k != "n" and np.isfinite(v)})
 
     def configure_optimizers(self):
         h = self.hparams

@@ -1,7 +1,8 @@
 """Generative validity: decode samples of the prior and count the valid, repairable and novel trusses.
 
-``n`` latents z ~ N(0, I) (a seeded generator) decoded at threshold 0.5; ``raw`` = fraction valid
-as decoded, ``repaired`` = fraction valid after :func:`trussvae.design_space.repair.repair`,
+``n`` latents z ~ N(0, I) (or, with ``prior="learned"``, from the network's fitted learned prior,
+:meth:`~trussvae.models.TrussVAENet.sample_latent`; a seeded generator) decoded at threshold 0.5;
+``raw`` = fraction valid as decoded, ``repaired`` = fraction valid after :func:`trussvae.design_space.repair.repair`,
 ``novel_unique`` = among the valid (repaired) ones, the fraction whose canonical hash is not in
 the training set and is the first occurrence among the samples.
 """
@@ -46,12 +47,19 @@ def validity_report(graphs: Iterable, train_hashes: set[str] | None = None) -> d
             "novel_unique": novel_unique / len(valid) if valid else float("nan"), "n": float(n)}
 
 
-def sample_validity(net, n: int, seed: int = 0, train_hashes: set[str] | None = None) -> dict[str, float]:
-    """:func:`validity_report` of ``n`` samples z ~ N(0, I) (CPU generator seeded with ``seed``)
-    decoded by ``net`` (a :class:`~trussvae.models.TrussVAENet` or anything with ``latent_dim``
-    and ``decode_graphs``)."""
+def sample_validity(net, n: int, seed: int = 0, train_hashes: set[str] | None = None,
+                    prior: str = "normal") -> dict[str, float]:
+    """:func:`validity_report` of ``n`` latent samples (CPU generator seeded with ``seed``) decoded by
+    ``net`` (a :class:`~trussvae.models.TrussVAENet` or anything with ``latent_dim`` and
+    ``decode_graphs``; for ``prior="learned"`` also ``sample_latent``): z ~ N(0, I) for
+    ``prior="normal"``, z from the fitted learned prior for ``"learned"``."""
     if n < 1:
         raise ValueError(f"validity needs n >= 1 samples, got {n}")
     g = torch.Generator().manual_seed(int(seed))
-    z = torch.randn(int(n), net.latent_dim, generator=g)
+    if prior == "normal":
+        z = torch.randn(int(n), net.latent_dim, generator=g)
+    elif prior == "learned":
+        z = net.sample_latent(int(n), "learned", generator=g)
+    else:
+        raise ValueError(f"prior must be 'normal' or 'learned', got {prior!r}")
     return validity_report(net.decode_graphs(z), train_hashes or None)
