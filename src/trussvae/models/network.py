@@ -45,6 +45,7 @@ from trussvae.models.admissible import AdmissibleStiffnessHead
 from trussvae.models.augment import SymmetryTables, allowed_operations
 from trussvae.models.decoders import AdjacencyDecoder, NodeFeatureDecoder
 from trussvae.models.encoders import ACTIVATIONS, NORMS, GraphEncoder, MLPEncoder
+from trussvae.models.frame_encoder import FrameGraphEncoder
 from trussvae.models.latent import LatentLayout
 from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.predictor import PropertyPredictor
@@ -52,7 +53,7 @@ from trussvae.models.predictor import PropertyPredictor
 __all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS"]
 
 TARGETS = ("linear", "nonlinear")
-ENCODERS = ("mlp", "gnn")
+ENCODERS = ("mlp", "gnn", "frame")
 #: latent distributions of :meth:`TrussVAENet.sample_latent`
 PRIORS = ("normal", "learned")
 #: off-diagonal orthotropic components (C1122, C1133, C2233): may be <= 0, never log-normalised under admissible
@@ -65,10 +66,12 @@ class TrussVAENet(nn.Module):
     Args:
         d_A, d_x, d_Ax: adjacency / node-feature embedding sizes and their overlap (latent size
             ``d = d_A + d_x - d_Ax``).
-        encoder: ``"mlp"`` (the paper's) or ``"gnn"`` (GINE message passing on the adjacency side).
+        encoder: ``"mlp"`` (the paper's), ``"gnn"`` (GINE message passing on the adjacency side) or
+            ``"frame"`` (:class:`~trussvae.models.frame_encoder.FrameGraphEncoder`: message passing
+            over the full mirrored periodic frame with strut physics, on the adjacency side).
         adj_hidden, feat_hidden, pred_hidden: hidden sizes of the adjacency / node-feature encoder
             (decoders mirrored) and of the property predictor.
-        gnn_hidden, gnn_layers: width and depth of the GNN encoder.
+        gnn_hidden, gnn_layers: width and depth (message-passing rounds) of the GNN / frame encoder.
         dropout, activation, norm: of every hidden MLP layer.
         feature_activation: ``"tanh"`` (offsets in (-0.5, 0.5)) or ``"linear"``.
         shared_mode: ``"mean"`` or ``"paper_literal"`` (see :mod:`trussvae.models.latent`).
@@ -115,8 +118,10 @@ class TrussVAENet(nn.Module):
         # construction order = parameter initialisation order (same weights for the same seed as before)
         if encoder == "mlp":
             self.adj_encoder = MLPEncoder(351, adj_hidden, d_A, dropout, **act)
-        else:
+        elif encoder == "gnn":
             self.adj_encoder = GraphEncoder(gnn_hidden, gnn_layers, d_A, head_hidden=adj_hidden[-1:])
+        else:
+            self.adj_encoder = FrameGraphEncoder(gnn_hidden, gnn_layers, d_A, head_hidden=adj_hidden[-1:], **act)
         self.feat_encoder = MLPEncoder(27, feat_hidden, d_x, dropout, **act)
         self.adj_decoder = AdjacencyDecoder(d_A, list(adj_hidden)[::-1], dropout, **act)
         self.feat_decoder = NodeFeatureDecoder(d_x, list(feat_hidden)[::-1], feature_activation, dropout,
