@@ -53,6 +53,15 @@ def _outputs(net, adj, off) -> dict:
         return {"mu": mu, "logvar": logvar, "prob": prob, "offsets": off_hat, "y": net.denormalise(net.predict(mu))}
 
 
+def _assert_same_outputs(reference, *others) -> None:
+    """Every output of every model in ``others`` equals ``reference``'s bit for bit."""
+    adj, off = _inputs()
+    ref = _outputs(reference, adj, off)
+    for other in others:
+        for key, value in _outputs(other, adj, off).items():
+            torch.testing.assert_close(value, ref[key], rtol=0, atol=0, msg=key)
+
+
 @pytest.fixture
 def saved(tmp_path):
     """A checkpoint written by Lightning with a data set record, and the model it holds."""
@@ -88,11 +97,7 @@ def test_checkpoint_records_data_set_and_load_network_matches_module(saved):
     assert info["n_train"] == 3 and info["target"] == "linear" and info["hparams"]["w_mmd"] == 10.0
     module = TrussVAE.load_from_checkpoint(path, map_location="cpu")
     assert module.data_record == model.data_record  # restored (a test-only run keeps it)
-    adj, off = _inputs()
-    ref = _outputs(model, adj, off)
-    for other in (net, module):
-        for key, value in _outputs(other, adj, off).items():
-            torch.testing.assert_close(value, ref[key], rtol=0, atol=0, msg=key)
+    _assert_same_outputs(model, net, module)
 
 
 def test_load_network_does_not_import_lightning(saved, tmp_path):
@@ -133,11 +138,7 @@ def test_old_layout_checkpoint_still_loads(saved, tmp_path):
     assert info["split"] is None  # not recorded: written before split modes (random) existed
     module = TrussVAE.load_from_checkpoint(old, map_location="cpu")
     assert module.data_record is None
-    adj, off = _inputs()
-    ref = _outputs(model, adj, off)
-    for other in (net, module):
-        for key, value in _outputs(other, adj, off).items():
-            torch.testing.assert_close(value, ref[key], rtol=0, atol=0, msg=key)
+    _assert_same_outputs(model, net, module)
 
 
 def test_bad_checkpoints_are_refused_clearly(saved, tmp_path):

@@ -37,7 +37,7 @@ import numpy as np
 from trussvae.fem.beam import beam_flag
 from trussvae.fem.blas import single_threaded_blas as _single_thread_blas
 from trussvae.fem.corotational import element_properties, reference_triads
-from trussvae.fem.elasticity import LABEL_STRAINS  # the 13 label strains (re-exported here)
+from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S, LABEL_STRAINS  # LABEL_STRAINS re-exported
 from trussvae.fem.linear import MechanismError, mechanism_reason
 from trussvae.fem.nonlinear_cell import COLLAPSED, NON_FINITE, OK, SINGULAR, apply_update, evaluate, newton, tangent
 
@@ -197,8 +197,8 @@ class _Solver:
         return d, float(tangent(self.K, self.L, c.free, c.Ds, c.i33, c.V0, d))
 
 
-def uniaxial_compression(frame, max_strain: float = 0.25, E_s: float = 1.0, nu_s: float = 0.3,
-                         beam: str = "timoshenko", confined: bool = False, imperfection: float = 1e-3,
+def uniaxial_compression(frame, max_strain: float = 0.25, E_s: float = DEFAULT_E_S, nu_s: float = DEFAULT_NU_S,
+                         beam: str = DEFAULT_BEAM, confined: bool = False, imperfection: float = 1e-3,
                          seed: int = 0, n_sub: int = 2, shallow: bool = True, first_step: float = 0.005,
                          max_step: float = 0.02, min_step: float = 1e-6, bifurcation_tol: float | None = 0.02,
                          tol: float = 1e-9, max_iter: int = 40, max_increments: int = 400,
