@@ -321,18 +321,20 @@ class PaperDataset:
                                        + ("" if self._offset_conflict(_other(frame)) else
                                           f" but the offsets fit frame={_other(frame)!r}"))
             return frame, "argument"
-        fits = [f for f in FRAMES if self._offset_conflict(f) is None]
+        conflicts = {f: self._offset_conflict(f) for f in FRAMES}  # one scan of the offsets per numbering
+        fits = [f for f in FRAMES if conflicts[f] is None]
         if len(fits) == 1:
             return fits[0], "offsets"
         if not fits:
             raise PaperFormatError(f"{self.directory}: the non-zero offsets fit neither node numbering: "
-                                   + "; and ".join(self._offset_conflict(f) for f in FRAMES))
-        fits = [f for f in FRAMES if self._position_conflict(f) is None]
+                                   + "; and ".join(conflicts[f] for f in FRAMES))
+        conflicts = {f: self._position_conflict(f) for f in FRAMES}
+        fits = [f for f in FRAMES if conflicts[f] is None]
         if len(fits) == 1:
             return fits[0], "positions"
         if not fits:
             raise PaperFormatError(f"{self.directory}: the node positions fit neither node numbering: "
-                                   + "; and ".join(self._position_conflict(f) for f in FRAMES))
+                                   + "; and ".join(conflicts[f] for f in FRAMES))
         return "nodes_init", "default"  # nothing tells them apart (no structure moves an x or y slot)
 
     # -------------------------------------------------------------- conversion
