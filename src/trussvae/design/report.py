@@ -27,8 +27,9 @@ def _figure(w, h):
 
 def write_figures(result: DesignResult, train_props: np.ndarray, out: Path) -> None:
     _path_figure(result, out / "optimisation_path.png")
-    if not isinstance(result.objective, CurveObjective):
-        _property_space(result, train_props, out / "property_space.png")
+    space = property_space(result, train_props, max_points=None)  # None for curve targets
+    if space is not None:
+        _property_space(space, out / "property_space.png")
     _best_candidates(result, out / "best_candidates.png")
 
 
@@ -56,38 +57,33 @@ def _quantities(result: DesignResult) -> tuple[str, str]:
     return q, _PARTNER.get(q, "E11" if q != "E11" else "E22")
 
 
-def _property_space(result: DesignResult, train_props: np.ndarray, path: Path) -> None:
-    qx, qy = _quantities(result)
+def _property_space(space: dict, path: Path) -> None:
+    """``property_space.png`` from the dict of :func:`property_space` (all training points)."""
     fig = _figure(6, 5)
     ax = fig.add_subplot()
-    with np.errstate(all="ignore"):
-        ax.scatter(quantity(qx, train_props), quantity(qy, train_props), s=2, color="0.7", label="training data")
-        pp = result.predicted_props
-        latent = [k for k in result.candidates if k.start >= 0]  # evolved designs have no latent path
-        if pp is not None and latent:
-            s = latent[0].start
-            ax.plot(quantity(qx, pp[:, s]), quantity(qy, pp[:, s]), color="C0", lw=1.5,
-                    label="optimisation path of the best latent candidate (predicted)")
-        fe = np.array([k.fe_props for k in result.candidates])
-        if len(fe):
-            ax.scatter(quantity(qx, fe), quantity(qy, fe), s=12, color="C3", label="FE-verified candidates")
-            ax.scatter(quantity(qx, fe[:1]), quantity(qy, fe[:1]), s=90, marker="*", color="gold",
-                       edgecolor="k", label="best (FE)", zorder=4)
-    ax.set_xlabel(qx)
-    ax.set_ylabel(qy)
+    ax.scatter(space["train_x"], space["train_y"], s=2, color="0.7", label="training data")
+    if "path_x" in space:
+        ax.plot(space["path_x"], space["path_y"], color="C0", lw=1.5,
+                label="optimisation path of the best latent candidate (predicted)")
+    if space.get("fe_x"):
+        ax.scatter(space["fe_x"], space["fe_y"], s=12, color="C3", label="FE-verified candidates")
+        ax.scatter(space["fe_x"][:1], space["fe_y"][:1], s=90, marker="*", color="gold",
+                   edgecolor="k", label="best (FE)", zorder=4)
+    ax.set_xlabel(space["x_name"])
+    ax.set_ylabel(space["y_name"])
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
-def property_space(result: DesignResult, train_props: np.ndarray, max_points: int = MAX_CLOUD_POINTS,
+def property_space(result: DesignResult, train_props: np.ndarray, max_points: int | None = MAX_CLOUD_POINTS,
                    seed: int = 0) -> dict | None:
     """The optimisation path in property space against the training cloud, as the plain dict of
     :func:`trussvae.viz.html_report.property_space_figure` (the axes of ``property_space.png``).
 
     None for curve targets. The cloud is a seeded subsample of at most ``max_points`` finite
-    training points; the path is the predicted one of the best latent candidate's start; the
-    FE-verified candidates are listed best first."""
+    training points (all of them for ``max_points=None``); the path is the predicted one of the
+    best latent candidate's start; the FE-verified candidates are listed best first."""
     if isinstance(result.objective, CurveObjective):
         return None
     qx, qy = _quantities(result)
@@ -99,7 +95,7 @@ def property_space(result: DesignResult, train_props: np.ndarray, max_points: in
         return x[ok], y[ok]
 
     tx, ty = xy(np.asarray(train_props))
-    if len(tx) > max_points:
+    if max_points is not None and len(tx) > max_points:
         keep = np.sort(np.random.default_rng(seed).choice(len(tx), max_points, replace=False))
         tx, ty = tx[keep], ty[keep]
     space = {"x_name": qx, "y_name": qy, "train_x": tx.tolist(), "train_y": ty.tolist()}
