@@ -112,8 +112,8 @@ def main(argv=None):
     out = (np.empty((m, 6, 6)), np.zeros(m, np.int64), np.zeros(m))
     timo = 1 if args.beam == "timoshenko" else 0
     t_topo = best_of(repeats, lambda: [fem_linear.mechanism_reason(f) for f in frames])
-    t_pack = best_of(repeats, lambda: fem_linear._pack(frames))
-    packed = fem_linear._pack(frames)
+    t_pack = best_of(repeats, lambda: fem_linear.pack_frames(frames))
+    packed = fem_linear.pack_frames(frames)
 
     def stage(k):
         with single_threaded_blas():

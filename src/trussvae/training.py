@@ -91,6 +91,13 @@ def _model_kwargs(model_cfg: dict, dm: TrussDataModule) -> dict:
     norm = dm.normalizer
     kw.update(target=dm.target, n_properties=dm.n_properties, property_names=dm.label_names,
               label_mean=norm.mean, label_std=norm.std, label_log_mask=norm.log_mask)
+    physics, hops = kw.get("physics", "none"), int(kw.get("physics_hops", 2))
+    if (physics, hops) != (dm.physics, dm.physics_hops):
+        raise ValueError(f"model.physics={physics!r} (hops {hops}) but the data module gives {dm.physics!r} "
+                         f"(hops {dm.physics_hops}); keep data.physics and data.physics_hops at their defaults "
+                         "(${model.physics}, ${model.physics_hops})")
+    if physics != "none":
+        kw["physics_fe"] = dm.physics_fe  # the features use the FE settings of the data set's labels
     return kw
 
 
@@ -143,7 +150,7 @@ def _fit_learned_prior(trainer: pl.Trainer, model: TrussVAE, dm: TrussDataModule
                         "reports no validity/*_learned_prior", len(train["adj"]), k, 2 * k)
             trainer.strategy.barrier()
             return {}
-        report = model.fit_prior(train["adj"], train["offsets"])
+        report = model.fit_prior(train["adj"], train["offsets"], train.get("phys"))
         store_prior(best, model.net)
         out = {"prior/log_likelihood": report["log_likelihood"], "prior/iterations": float(report["iterations"]),
                "prior/n_samples": float(report["n"]), "prior/fit_seconds": time.perf_counter() - t0}
@@ -166,6 +173,7 @@ def train(cfg: dict) -> dict:
         test_only_ckpt = resolve_ckpt_path(test_only_ckpt, output_dir, False)
         model = TrussVAE.load_from_checkpoint(test_only_ckpt, map_location="cpu")
         dm.use_normalizer(model.normalizer)
+        dm.use_physics(model.hparams.get("physics", "none"), int(model.hparams.get("physics_hops", 2)))
     dm.setup("fit")
     if dm.design_space_version and dm.design_space_version != cfg["model"].get("design_space_version",
                                                                                 dm.design_space_version):

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -76,8 +77,26 @@ def test_loss_options_and_bad_values():
         assert ("mmd" in parts) == ("w_mmd" in kw)
     with pytest.raises(ValueError, match="adjacency_loss"):
         TrussVAE(adjacency_loss="l1")
+    with pytest.raises(ValueError, match="feature_weighting"):
+        TrussVAE(feature_weighting="variance")
     with pytest.raises(ValueError, match="n_properties"):
         TrussVAE(n_properties=3, label_mean=[0.0] * 9)
+
+
+def test_paper_feature_weighting_is_the_squared_error_in_the_paper_units():
+    from trussvae.design_space import octant
+
+    b = _batch()
+    m = TrussVAE(feature_weighting="paper")
+    out = m(b["adj"], b["offsets"])
+    ours = m.losses(b, out)["features"]
+    plain = TrussVAE().losses(b, out)["features"]
+    # the same error in the paper's offset units: face and body offsets are -2 x ours
+    t, p = b["offsets"].double().numpy(), out["offsets"].detach().double().numpy()
+    face_body = octant.NODE_TYPES[octant.DOF_INDEX[:, 0]] != 1
+    expect = (((p - t) ** 2) * np.where(face_body, 4.0, 1.0)).sum(-1).mean()
+    assert float(ours) == pytest.approx(expect, rel=1e-5)
+    assert float(ours) > float(plain)
 
 
 def test_normalisation_round_trip():

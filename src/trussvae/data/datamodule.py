@@ -8,6 +8,9 @@ training step)::
     offsets  (B, 27)  float32       compact node offsets (0 for inactive nodes)
     y        (B, k)   float32       normalised labels (see :mod:`trussvae.data.normalization`)
     index    (B,)     int64         data-set row
+    phys     (B, 9)   float32       only with ``physics="ritz"``: the structure's 2-hop Rayleigh-Ritz
+                                    stiffness estimate (physical orthotropic components,
+                                    :mod:`trussvae.data.physics`), cached beside the data
 
 The GNN encoder builds its graph from ``adj``/``offsets`` inside the model
 (:func:`trussvae.data.graphs.dense_to_graph`); :meth:`TrussDataModule.pyg_dataset` gives the
@@ -25,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from trussvae.data.normalization import LabelNormalizer, fit_normalizer
+from trussvae.data.physics import PHYSICS_KINDS, load_or_compute_ritz, physics_fe_settings
 from trussvae.data.splits import SPLIT_MODES, load_or_create_split, topology_groups
 from trussvae.fem.elasticity import LABEL_STRAINS, ORTHOTROPIC_NAMES
 from trussvae.io.store import LatticeStore, StoreError
@@ -96,12 +100,20 @@ class TrussDataModule(pl.LightningDataModule):
         label_transform: ``"none"`` (default) | ``"auto"`` | ``"log"`` (see :mod:`trussvae.data.normalization`).
         shuffle_seed: seed of the per-epoch shuffling of the training batches.
         num_workers, pin_memory: passed to the DataLoaders (0 workers is fastest for in-memory data).
+        physics: ``"none"`` (default) | ``"ritz"``: add the ``phys`` features (``model.physics``).
+        physics_hops: relaxation hops of the Ritz features (default 2).
     """
 
     def __init__(self, data_dir: str, target: str = "linear", batch_size: int = 512,
                  split_fractions=(0.8, 0.1, 0.1), split_seed: int = 0, label_transform: str = "none",
-                 shuffle_seed: int = 0, num_workers: int = 0, pin_memory: bool = False, split: str = "random"):
+                 shuffle_seed: int = 0, num_workers: int = 0, pin_memory: bool = False, split: str = "random",
+                 physics: str = "none", physics_hops: int = 2):
         super().__init__()
+        if physics not in PHYSICS_KINDS:
+            raise ValueError(f"data.physics must be one of {list(PHYSICS_KINDS)}, got {physics!r}")
+        self.physics, self.physics_hops = physics, int(physics_hops)
+        #: FE settings of the physics features (those of the data set's linear labels), set by setup()
+        self.physics_fe: dict | None = None
         if target not in LABEL_KEYS:
             raise ValueError(f"data.target must be one of {list(LABEL_KEYS)}, got {target!r}")
         if split not in SPLIT_MODES:
@@ -145,6 +157,7 @@ class TrussDataModule(pl.LightningDataModule):
             raise FileNotFoundError(f"{root} has no complete {label_set!r} labels ({exc}); compute them with "
                                     f"`python homogenize.py out={root}{fem}`") from exc
         self.design_space_version = store.meta.get("design_space")
+        self.physics_fe = physics_fe_settings(store.meta)
         structures = store.load_structures()
         y = np.asarray(labels[key], dtype=np.float64).reshape(len(structures["hashes"]), -1)
         ok = np.asarray(labels.get("ok", np.ones(len(y), bool)), bool) & np.all(np.isfinite(y), axis=1)
@@ -156,6 +169,14 @@ class TrussDataModule(pl.LightningDataModule):
         if self.datasets:
             raise RuntimeError("use_normalizer() must be called before setup()")
         self._given_normalizer = normalizer
+
+    def use_physics(self, physics: str, hops: int) -> None:
+        """Give the batches the physics features a (trained) model expects. Call before :meth:`setup`."""
+        if self.datasets:
+            raise RuntimeError("use_physics() must be called before setup()")
+        if physics not in PHYSICS_KINDS:
+            raise ValueError(f"physics must be one of {list(PHYSICS_KINDS)}, got {physics!r}")
+        self.physics, self.physics_hops = physics, int(hops)
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:  # already set up (fit then test reuse the same tensors)
@@ -171,9 +192,15 @@ class TrussDataModule(pl.LightningDataModule):
         y_norm = torch.as_tensor(self.normalizer.normalize(y), dtype=torch.float32)
         adj = torch.as_tensor(structures["adjacency"], dtype=torch.float32)
         off = torch.as_tensor(structures["offsets"], dtype=torch.float32)
+        extra = {}
+        if self.physics == "ritz":
+            feats = load_or_compute_ritz(self.data_dir, structures["adjacency"], structures["offsets"],
+                                         self.physics_hops, self.physics_fe)
+            extra["phys"] = torch.as_tensor(np.nan_to_num(feats, nan=0.0), dtype=torch.float32)
         for s, idx in split.items():
             t = torch.as_tensor(idx)
-            self.datasets[s] = DenseBatchDataset(adj=adj[t], offsets=off[t], y=y_norm[t], index=t)
+            self.datasets[s] = DenseBatchDataset(adj=adj[t], offsets=off[t], y=y_norm[t], index=t,
+                                                 **{k: v[t] for k, v in extra.items()})
         self.train_hashes = set(structures["hashes"][split["train"]].tolist())
         log.info("data %s: %s rows (%d without valid %s labels dropped)", self.data_dir,
                  {s: len(v) for s, v in split.items()}, int((~ok).sum()), self.target)

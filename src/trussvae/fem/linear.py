@@ -34,7 +34,7 @@ from trussvae.fem.blas import single_threaded_blas
 from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S
 from trussvae.fem.periodic import assemble_cell, cell_geometry
 
-__all__ = ["MechanismError", "homogenize", "homogenize_many", "mechanism_reason", "PIVOT_TOL",
+__all__ = ["MechanismError", "homogenize", "homogenize_many", "mechanism_reason", "pack_frames", "PIVOT_TOL",
            "STIFFNESS_TOL"]
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def mechanism_reason(frame) -> str | None:
     return None
 
 
-def _pack(frames):
+def pack_frames(frames):
     """Concatenate the raw arrays of many frames (no per-frame numpy work beyond a copy)."""
     n = len(frames)
     node_off = np.zeros(n + 1, np.int64)
@@ -212,7 +212,7 @@ def homogenize_many(frames, E_s: float = DEFAULT_E_S, nu_s: float = DEFAULT_NU_S
     detail = np.zeros(n)
     todo = [s for s in range(n) if reasons[s] is None]
     if todo:
-        packed = _pack([frames[s] for s in todo])
+        packed = pack_frames([frames[s] for s in todo])
         m = len(todo)
         Cw, stw, dw = np.full((m, 6, 6), np.nan), np.zeros(m, np.int64), np.zeros(m)
 

@@ -8,7 +8,10 @@ Per sample, averaged over the batch::
 default) or the paper's squared error of the sigmoid probabilities (``"mse"``). ``L_x``: squared
 error summed over the 27 offsets, either of all entries with target 0 for inactive nodes
 (``feature_loss="all"``, default: the decoder then also learns to park unused nodes at the
-template) or of the active nodes' offsets only (``"active"``). Properties are normalised (see
+template) or of the active nodes' offsets only (``"active"``); with ``feature_weighting="paper"``
+each squared error is taken in the paper's offset units (face and body offsets x 2, so their
+errors weigh 4x; the released code's loss, and the units of its node R^2), with ``"none"``
+(default) in ours. Properties are normalised (see
 :mod:`trussvae.data.normalization`). ``beta(t)``: :mod:`trussvae.models.kl_schedules`. The optional
 MMD term (beyond the paper, ``w_mmd`` > 0) matches the aggregate posterior to the prior:
 :mod:`trussvae.models.mmd`.
@@ -21,11 +24,14 @@ import torch.nn.functional as F
 
 from trussvae.data.graphs import active_dofs
 from trussvae.models.mmd import mmd_imq
+from trussvae.models.paper_metrics import PAPER_OFFSET_FACTOR
 
-__all__ = ["kl_divergence", "loss_parts", "weighted_loss", "ADJACENCY_LOSSES", "FEATURE_LOSSES"]
+__all__ = ["kl_divergence", "loss_parts", "weighted_loss", "ADJACENCY_LOSSES", "FEATURE_LOSSES", "FEATURE_WEIGHTINGS"]
 
 ADJACENCY_LOSSES = ("bce", "mse")
 FEATURE_LOSSES = ("all", "active")
+FEATURE_WEIGHTINGS = ("none", "paper")
+_PAPER_WEIGHTS = torch.as_tensor(PAPER_OFFSET_FACTOR ** 2, dtype=torch.float32)
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -34,7 +40,8 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def loss_parts(batch: dict, out: dict, adjacency_loss: str = "bce", feature_loss: str = "all",
-               mmd: bool = False, mmd_samples: int | None = None) -> dict[str, torch.Tensor]:
+               mmd: bool = False, mmd_samples: int | None = None,
+               feature_weighting: str = "none") -> dict[str, torch.Tensor]:
     """Batch means of the loss terms: ``adjacency``, ``features``, ``property``, ``kl`` and, when
     ``mmd`` and the batch has more than one sample, ``mmd`` (on at most ``mmd_samples`` latents).
 
@@ -45,6 +52,8 @@ def loss_parts(batch: dict, out: dict, adjacency_loss: str = "bce", feature_loss
         raise ValueError(f"adjacency_loss must be one of {list(ADJACENCY_LOSSES)}, got {adjacency_loss!r}")
     if feature_loss not in FEATURE_LOSSES:
         raise ValueError(f"feature_loss must be one of {list(FEATURE_LOSSES)}, got {feature_loss!r}")
+    if feature_weighting not in FEATURE_WEIGHTINGS:
+        raise ValueError(f"feature_weighting must be one of {list(FEATURE_WEIGHTINGS)}, got {feature_weighting!r}")
     adj, off = batch["adj"], batch["offsets"]
     if adjacency_loss == "bce":
         l_adj = F.binary_cross_entropy_with_logits(out["adj_logits"], adj, reduction="none").sum(-1)
@@ -53,6 +62,8 @@ def loss_parts(batch: dict, out: dict, adjacency_loss: str = "bce", feature_loss
     sq = (out["offsets"] - off) ** 2
     if feature_loss == "active":
         sq = sq * active_dofs(adj)
+    if feature_weighting == "paper":
+        sq = sq * _PAPER_WEIGHTS.to(sq)
     kl = kl_divergence(out["mu"], out["logvar"])
     parts = {"adjacency": l_adj.mean(), "features": sq.sum(-1).mean(),
              "property": ((out["y"] - batch["y"]) ** 2).sum(-1).mean(), "kl": kl.mean()}

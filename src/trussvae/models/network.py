@@ -4,7 +4,7 @@ It holds the two encoders, the two decoders, the property predictor, the overlap
 layout (:mod:`trussvae.models.latent`) and the label normaliser, and is everything inverse design
 needs::
 
-    encode(adj (B, 351), offsets (B, 27)) -> mu (B, d), logvar (B, d)
+    encode(adj (B, 351), offsets (B, 27), phys=None) -> mu (B, d), logvar (B, d)
     decode_logits(z (B, d)) -> adjacency logits (B, 351), offsets (B, 27)
     decode(z)               -> adjacency probabilities (B, 351), offsets (B, 27)
     decode_graphs(z, threshold=0.5) -> B TrussGraphs
@@ -20,7 +20,12 @@ Options beyond the paper: ``admissible=True`` sends the predictor's 9 outputs th
 :class:`~trussvae.models.admissible.AdmissibleStiffnessHead` (positive definite stiffness by
 construction; ``predict`` still returns normalised values); ``prior_components=K > 0`` holds a
 :class:`~trussvae.models.latent_prior.GaussianMixturePrior` of K components as ``net.prior``
-(fitted after training, saved in the checkpoint).
+(fitted after training, saved in the checkpoint); ``physics="ritz"`` adds the structure's 2-hop
+Rayleigh-Ritz stiffness estimate (:mod:`trussvae.data.physics`, 9 physical orthotropic components,
+``phys``) to the encoder: a small MLP of ``asinh(phys / PHYS_SCALE)`` is added to ``mu``. Callers may
+pass ``phys`` (the data module's cached features); without it :meth:`TrussVAENet.encode` computes it
+from ``adj`` and ``offsets`` (numba FE kernels, ~0.6 ms a structure), so decode -> threshold -> encode
+-> predict works unchanged in inverse design.
 
 It is built from plain hyper-parameters (``TrussVAENet(**config)``; :meth:`TrussVAENet.from_hparams`
 picks the network's keys out of a training run's full hyper-parameters), so
@@ -40,6 +45,7 @@ import torch
 from torch import nn
 
 from trussvae.data.normalization import LabelNormalizer
+from trussvae.data.physics import PHYSICS_KINDS, physics_fe_settings, ritz_features
 from trussvae.design_space.truss_graph import DESIGN_SPACE_VERSION, TrussGraph
 from trussvae.models.admissible import AdmissibleStiffnessHead
 from trussvae.models.augment import SymmetryTables, allowed_operations
@@ -50,7 +56,7 @@ from trussvae.models.latent import LatentLayout
 from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.predictor import PropertyPredictor
 
-__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS"]
+__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS", "PHYS_SCALE"]
 
 TARGETS = ("linear", "nonlinear")
 ENCODERS = ("mlp", "gnn", "frame")
@@ -58,6 +64,8 @@ ENCODERS = ("mlp", "gnn", "frame")
 PRIORS = ("normal", "learned")
 #: off-diagonal orthotropic components (C1122, C1133, C2233): may be <= 0, never log-normalised under admissible
 _OFF_DIAGONAL = (1, 2, 4)
+#: physics features enter as asinh(phys / PHYS_SCALE): logarithmic above ~1e-4 E_s, sign-preserving
+PHYS_SCALE = 1e-4
 
 
 class TrussVAENet(nn.Module):
@@ -82,6 +90,10 @@ class TrussVAENet(nn.Module):
         admissible: predict through :class:`~trussvae.models.admissible.AdmissibleStiffnessHead`
             (``target="linear"`` only; its scales are the physical label means of the normaliser).
         prior_components: number of Gaussians of the learned latent prior ``net.prior`` (0: none).
+        physics: ``"none"`` or ``"ritz"`` (the Rayleigh-Ritz stiffness estimate as an encoder input).
+        physics_hops: its relaxation hops.  physics_fe: its FE settings (E_s, nu_s, beam,
+            relative_density; those of the training data's labels).
+        physics_hidden: hidden sizes of the physics-feature MLP.
     """
 
     def __init__(self, d_A: int = 10, d_x: int = 10, d_Ax: int = 4, encoder: str = "mlp",
@@ -92,11 +104,13 @@ class TrussVAENet(nn.Module):
                  property_names: Sequence[str] | None = None, label_mean: Sequence[float] | None = None,
                  label_std: Sequence[float] | None = None, label_log_mask: Sequence[bool] | None = None,
                  design_space_version: str = DESIGN_SPACE_VERSION, admissible: bool = False,
-                 prior_components: int = 0):
+                 prior_components: int = 0, physics: str = "none", physics_hops: int = 2,
+                 physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128)):
         config = {name: _plain(value) for name, value in locals().items() if name in NETWORK_KEYS}
         super().__init__()
         for name, value, allowed in [("encoder", encoder, ENCODERS), ("target", target, TARGETS),
-                                     ("activation", activation, ACTIVATIONS), ("norm", norm, NORMS)]:
+                                     ("activation", activation, ACTIVATIONS), ("norm", norm, NORMS),
+                                     ("physics", physics, PHYSICS_KINDS)]:
             if value not in allowed:
                 raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
         if design_space_version != DESIGN_SPACE_VERSION:
@@ -135,6 +149,26 @@ class TrussVAENet(nn.Module):
             raise ValueError(f"model.prior_components must be an integer >= 0 (0: no learned prior), "
                              f"got {prior_components!r}")
         self.prior = GaussianMixturePrior(self.layout.d, int(prior_components)) if prior_components else None
+        self.physics = physics
+        self.physics_hops = int(physics_hops)
+        self.physics_fe = physics_fe_settings() if physics_fe is None else {**physics_fe_settings(), **physics_fe}
+        self.phys_encoder = None
+        if physics != "none":
+            layers, width = [], 9
+            for h in physics_hidden:
+                layers += [nn.Linear(width, int(h)), nn.SiLU()]
+                width = int(h)
+            last = nn.Linear(width, self.layout.d)
+            nn.init.zeros_(last.weight)  # starts as the plain model; learns what the features add
+            nn.init.zeros_(last.bias)
+            self.phys_encoder = nn.Sequential(*layers, last)
+
+    def physics_features(self, adj: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """(B, 351), (B, 27) -> (B, 9) physical Ritz features of the (thresholded) structures, computed
+        with this network's hops and FE settings; 0 where the input is not a frame."""
+        feats = ritz_features(adj.detach().cpu().numpy() > 0.5, offsets.detach().cpu().double().numpy(),
+                              self.physics_hops, self.physics_fe)
+        return torch.as_tensor(np.nan_to_num(feats, nan=0.0), dtype=offsets.dtype, device=offsets.device)
 
     def _admissible_head(self) -> AdmissibleStiffnessHead:
         nz = self.normalizer
@@ -182,11 +216,20 @@ class TrussVAENet(nn.Module):
         return next(self.parameters()).device
 
     # ------------------------------------------------------------------ the model
-    def encode(self, adj: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 351) 0/1, (B, 27) offsets -> mu (B, d), logvar (B, d)."""
+    def encode(self, adj: torch.Tensor, offsets: torch.Tensor,
+               phys: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 351) 0/1, (B, 27) offsets -> mu (B, d), logvar (B, d).
+
+        ``phys`` (B, 9): the physics features of the inputs (``physics="ritz"`` only; computed here
+        when not given)."""
         mu_A, lv_A = self.adj_encoder(adj) if self.encoder_kind == "mlp" else self.adj_encoder(adj, offsets)
         mu_x, lv_x = self.feat_encoder(offsets)
-        return self.layout.combine(mu_A, mu_x), self.layout.combine(lv_A, lv_x)
+        mu = self.layout.combine(mu_A, mu_x)
+        if self.phys_encoder is not None:
+            if phys is None:
+                phys = self.physics_features(adj, offsets)
+            mu = mu + self.phys_encoder(torch.asinh(phys.to(mu) / PHYS_SCALE))
+        return mu, self.layout.combine(lv_A, lv_x)
 
     def decode_logits(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, d) -> adjacency logits (B, 351), offsets (B, 27)."""
@@ -220,7 +263,8 @@ class TrussVAENet(nn.Module):
         linear target, the 16 that keep axis 2 for the nonlinear one (:mod:`trussvae.models.augment`)."""
         return allowed_operations("all", self._target)
 
-    def predict_tta(self, adj: torch.Tensor, offsets: torch.Tensor, ops: Sequence[int] | None = None) -> torch.Tensor:
+    def predict_tta(self, adj: torch.Tensor, offsets: torch.Tensor, ops: Sequence[int] | None = None,
+                    phys: torch.Tensor | None = None) -> torch.Tensor:
         """Test-time averaging over symmetric variants: (B, 351), (B, 27) -> (B, k) normalised properties.
 
         Each variant (operation of ``ops``, default :meth:`tta_operations`) of every input is encoded and
@@ -239,7 +283,11 @@ class TrussVAENet(nn.Module):
         B, n_ops = adj.shape[0], len(ops_np)
         op = torch.as_tensor(ops_np, device=adj.device).repeat_interleave(B)          # (n_ops B,) op-major
         adj_t, off_t = self.symmetry.inputs(adj.repeat(n_ops, 1), offsets.repeat(n_ops, 1), op)
-        mu, _ = self.encode(adj_t, off_t)
+        phys_t = None
+        if self.phys_encoder is not None:  # the features transform like linear labels (module doc)
+            phys = self.physics_features(adj, offsets) if phys is None else phys
+            phys_t = self.symmetry.orthotropic(phys.repeat(n_ops, 1), op)
+        mu, _ = self.encode(adj_t, off_t, phys_t)
         y = self.predict_physical(mu)                                                # (n_ops B, k) float64
         if self._target == "linear":
             y = self.symmetry.orthotropic_back(y, op)
@@ -263,7 +311,7 @@ class TrussVAENet(nn.Module):
 
     @torch.no_grad()
     def fit_prior(self, adj: torch.Tensor, offsets: torch.Tensor, max_samples: int = 100_000, seed: int = 0,
-                  n_iter: int = 50, batch_size: int = 4096) -> dict:
+                  n_iter: int = 50, batch_size: int = 4096, phys: torch.Tensor | None = None) -> dict:
         """Fit the learned prior to the aggregate posterior of (a random subset of at most ``max_samples``
         of) the given structures: z = mu + sigma * eps of each, EM (:meth:`GaussianMixturePrior.fit`).
         Returns the fit's report plus ``n`` (samples used)."""
@@ -278,7 +326,8 @@ class TrussVAENet(nn.Module):
         try:
             zs = []
             for chunk in idx.split(batch_size):
-                mu, logvar = self.encode(adj[chunk].to(self.device), offsets[chunk].to(self.device))
+                ph = None if phys is None else phys[chunk].to(self.device)
+                mu, logvar = self.encode(adj[chunk].to(self.device), offsets[chunk].to(self.device), ph)
                 zs.append(mu + torch.randn(mu.shape, generator=g).to(mu) * torch.exp(0.5 * logvar))
             report = self.prior.fit(torch.cat(zs), n_iter=n_iter, seed=int(seed))
         finally:
@@ -300,12 +349,13 @@ class TrussVAENet(nn.Module):
         prob, offsets = prob.cpu().numpy(), offsets.cpu().double().numpy()
         return [TrussGraph.from_vae_input(p, o, threshold) for p, o in zip(prob, offsets)]
 
-    def forward(self, adj: torch.Tensor, offsets: torch.Tensor, sample: bool = True) -> dict[str, torch.Tensor]:
+    def forward(self, adj: torch.Tensor, offsets: torch.Tensor, sample: bool = True,
+                phys: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Encode, sample ``z = mu + eps * std`` (``z = mu`` when not ``sample``), decode, predict from mu.
 
         Returns ``mu``, ``logvar``, ``z`` (B, d), ``adj_logits`` (B, 351), ``offsets`` (B, 27), ``y`` (B, k).
         """
-        mu, logvar = self.encode(adj, offsets)
+        mu, logvar = self.encode(adj, offsets, phys)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
         adj_logits, offsets_hat = self.decode_logits(z)
         return {"mu": mu, "logvar": logvar, "z": z, "adj_logits": adj_logits, "offsets": offsets_hat,

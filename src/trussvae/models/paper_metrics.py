@@ -30,19 +30,19 @@ from scipy.sparse.csgraph import connected_components
 
 from trussvae.design_space import octant
 
-__all__ = ["PaperMetrics", "paper_offsets", "one_component", "paper_validity", "AXES"]
+__all__ = ["PaperMetrics", "paper_offsets", "one_component", "paper_validity", "AXES", "PAPER_OFFSET_FACTOR"]
 
 AXES = ("x", "y", "z")
 _CLIP = 0.5
 _SNAP = 1e-3
 #: factor from our compact offsets to the paper's ptb values, per DOF (edge 1, face/body -2)
-_PTB_FACTOR = np.where(octant.NODE_TYPES[octant.DOF_INDEX[:, 0]] == 1, 1.0, -2.0)
+PAPER_OFFSET_FACTOR = np.where(octant.NODE_TYPES[octant.DOF_INDEX[:, 0]] == 1, 1.0, -2.0)
 
 
 def paper_offsets(offsets) -> np.ndarray:
     """(n, 27) our compact offsets -> (n, 27, 3) the paper's per-node offset table (clipped, snapped)."""
     off = np.asarray(offsets, dtype=np.float64).reshape(-1, octant.N_DOF)
-    ptb = np.clip(off * _PTB_FACTOR, -_CLIP, _CLIP)
+    ptb = np.clip(off * PAPER_OFFSET_FACTOR, -_CLIP, _CLIP)
     ptb = np.where(np.abs(ptb) < _SNAP, 0.0, ptb)
     table = np.zeros((len(off), octant.N_NODES, 3))
     table[:, octant.DOF_INDEX[:, 0], octant.DOF_INDEX[:, 1]] = ptb

@@ -41,7 +41,7 @@ from trussvae.models import kl_schedules
 from trussvae.models.augment import AUGMENT_KINDS, allowed_operations
 from trussvae.models.checkpoint import DATA_KEY, dataset_record, upgrade_state_dict
 from trussvae.models.latent import LatentLayout
-from trussvae.models.losses import ADJACENCY_LOSSES, FEATURE_LOSSES, loss_parts, weighted_loss
+from trussvae.models.losses import ADJACENCY_LOSSES, FEATURE_LOSSES, FEATURE_WEIGHTINGS, loss_parts, weighted_loss
 from trussvae.models.lr_schedules import LR_SCHEDULERS, warmup_cosine_factor
 from trussvae.models.metrics import adjacency_accuracy, admissible_fraction, exact_topology
 from trussvae.models.network import TrussVAENet
@@ -70,7 +70,9 @@ class TrussVAE(pl.LightningModule):
                  design_space_version: str = DESIGN_SPACE_VERSION,
                  augment: str = "none", augment_prob: float = 1.0, tta: bool = False, admissible: bool = False,
                  admissible_samples: int = 100_000, prior_components: int = 0, prior_fit_samples: int = 100_000,
-                 prior_fit_iterations: int = 50):
+                 prior_fit_iterations: int = 50, physics: str = "none", physics_hops: int = 2,
+                 physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
+                 feature_weighting: str = "none"):
         super().__init__()
         self.save_hyperparameters()
         if augment not in AUGMENT_KINDS:
@@ -88,6 +90,7 @@ class TrussVAE(pl.LightningModule):
                 raise ValueError(f"model.{name} must be an integer >= {low}, got {value!r}")
         for name, value, allowed in [("adjacency_loss", adjacency_loss, ADJACENCY_LOSSES),
                                      ("feature_loss", feature_loss, FEATURE_LOSSES),
+                                     ("feature_weighting", feature_weighting, FEATURE_WEIGHTINGS),
                                      ("kl_schedule", kl_schedule, kl_schedules.SCHEDULES),
                                      ("kl_shape", kl_shape, kl_schedules.SHAPES),
                                      ("lr_scheduler", lr_scheduler, LR_SCHEDULERS)]:
@@ -142,9 +145,10 @@ class TrussVAE(pl.LightningModule):
         """Slices of z: ``topology`` (specific), ``shared``, ``geometry`` (specific)."""
         return self.net.latent_slices
 
-    def encode(self, adj: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 351) 0/1, (B, 27) offsets -> mu (B, d), logvar (B, d)."""
-        return self.net.encode(adj, offsets)
+    def encode(self, adj: torch.Tensor, offsets: torch.Tensor,
+               phys: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 351) 0/1, (B, 27) offsets [, (B, 9) physics features] -> mu (B, d), logvar (B, d)."""
+        return self.net.encode(adj, offsets, phys)
 
     def decode_logits(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, d) -> adjacency logits (B, 351), offsets (B, 27)."""
@@ -169,8 +173,9 @@ class TrussVAE(pl.LightningModule):
         """(B, d) latents -> B :class:`TrussGraph` (adjacency probabilities thresholded)."""
         return self.net.decode_graphs(z, threshold)
 
-    def forward(self, adj: torch.Tensor, offsets: torch.Tensor, sample: bool = True) -> dict[str, torch.Tensor]:
-        return self.net(adj, offsets, sample)
+    def forward(self, adj: torch.Tensor, offsets: torch.Tensor, sample: bool = True,
+                phys: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        return self.net(adj, offsets, sample, phys)
 
     # ------------------------------------------------------------------ schedules
     def progress(self, batch_idx: int = 0) -> float:
@@ -219,10 +224,11 @@ class TrussVAE(pl.LightningModule):
     def losses(self, batch: dict, out: dict) -> dict[str, torch.Tensor]:
         """Batch means of the loss terms (:func:`~trussvae.models.losses.loss_parts`)."""
         h = self.hparams
-        return loss_parts(batch, out, h.adjacency_loss, h.feature_loss, bool(h.w_mmd), h.mmd_samples)
+        return loss_parts(batch, out, h.adjacency_loss, h.feature_loss, bool(h.w_mmd), h.mmd_samples,
+                          h.get("feature_weighting", "none"))
 
     def _step(self, batch: dict, stage: str, beta: float) -> tuple[torch.Tensor, dict]:
-        out = self(batch["adj"], batch["offsets"], sample=True)
+        out = self(batch["adj"], batch["offsets"], sample=True, phys=batch.get("phys"))
         parts = self.losses(batch, out)
         h = self.hparams
         recon_prop = weighted_loss(parts, h.w_adj, h.w_feat, h.w_prop, h.w_mmd)
@@ -253,7 +259,10 @@ class TrussVAE(pl.LightningModule):
         y = batch["y"]
         if self.target == "linear":
             y = self.normalise(sym.orthotropic(self.denormalise(y.double()), op)).to(y.dtype)
-        return {**batch, "adj": adj, "offsets": offsets, "y": y, "op": op}
+        out = {**batch, "adj": adj, "offsets": offsets, "y": y, "op": op}
+        if "phys" in batch:  # physics features transform like linear labels, whatever the target
+            out["phys"] = sym.orthotropic(batch["phys"], op)
+        return out
 
     def on_train_start(self) -> None:
         self.fit_start_epoch = self.current_epoch  # > 0 when resumed (throughput bookkeeping in training.py)
@@ -271,7 +280,7 @@ class TrussVAE(pl.LightningModule):
     def _eval_step(self, batch: dict, stage: str) -> None:
         _, _ = self._step(batch, stage, self.beta() if stage == "val" else self.hparams.beta_max)
         m = self.metrics[stage]
-        mu, _ = self.encode(batch["adj"], batch["offsets"])
+        mu, _ = self.encode(batch["adj"], batch["offsets"], batch.get("phys"))
         logits, off_hat = self.decode_logits(mu)  # deterministic reconstruction from the mean
         m["adjacency_accuracy"].update(adjacency_accuracy(logits, batch["adj"]))
         m["exact_topology_fraction"].update(exact_topology(logits, batch["adj"]))
@@ -287,7 +296,8 @@ class TrussVAE(pl.LightningModule):
         y_phys = self.denormalise(batch["y"]) / scale
         m["property_r2_phys"].update(self.denormalise(y_hat) / scale, y_phys)
         if stage == "test" and self.hparams.tta:  # test-time averaging over the symmetric variants
-            m["property_r2_phys_tta"].update(self.denormalise(self.net.predict_tta(batch["adj"], batch["offsets"]))
+            m["property_r2_phys_tta"].update(self.denormalise(self.net.predict_tta(batch["adj"], batch["offsets"],
+                                                                                   phys=batch.get("phys")))
                                              / scale, y_phys)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -335,13 +345,13 @@ class TrussVAE(pl.LightningModule):
         """(n, d) latents from N(0, I) or the learned prior (:meth:`TrussVAENet.sample_latent`)."""
         return self.net.sample_latent(n, prior, generator)
 
-    def fit_prior(self, adj: torch.Tensor, offsets: torch.Tensor) -> dict:
+    def fit_prior(self, adj: torch.Tensor, offsets: torch.Tensor, phys: torch.Tensor | None = None) -> dict:
         """Fit the learned prior (``prior_components`` > 0) to the aggregate posterior of the given (training)
         structures, at most ``prior_fit_samples`` of them, ``prior_fit_iterations`` EM steps (seed
         ``validity_seed``); see :meth:`TrussVAENet.fit_prior`."""
         h = self.hparams
         return self.net.fit_prior(adj, offsets, max_samples=h.prior_fit_samples, seed=h.validity_seed,
-                                  n_iter=h.prior_fit_iterations)
+                                  n_iter=h.prior_fit_iterations, phys=phys)
 
     def admissible_fraction(self, n: int | None = None, seed: int | None = None) -> float:
         """Fraction of positive-definite stiffness predictions at ``n`` (``admissible_samples``) prior

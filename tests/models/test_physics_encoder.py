@@ -1,0 +1,111 @@
+"""model.physics=ritz: the Rayleigh-Ritz stiffness estimate as an encoder input (issue 15)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from trussvae.data.normalization import fit_normalizer
+from trussvae.data.physics import ritz_features
+from trussvae.models import TrussVAE, TrussVAENet
+
+torch.set_num_threads(1)
+SMALL = dict(d_A=6, d_x=5, d_Ax=2, adj_hidden=[32], feat_hidden=[16], pred_hidden=[32], physics_hidden=[16],
+             validity_samples=20, admissible_samples=2000)
+
+
+@pytest.fixture(scope="module")
+def data(labelled_store):
+    s = labelled_store.load_structures()
+    lab = labelled_store.load_labels("linear")
+    y = np.asarray(lab["orthotropic"], dtype=np.float64)
+    ok = np.asarray(lab["ok"], bool) & np.all(np.isfinite(y), axis=1)
+    adj = torch.as_tensor(s["adjacency"][ok][:64], dtype=torch.float32)
+    off = torch.as_tensor(s["offsets"][ok][:64], dtype=torch.float32)
+    phys = torch.as_tensor(ritz_features(adj.numpy(), off.numpy()), dtype=torch.float32)
+    return adj, off, phys, y[ok][:64], fit_normalizer(y[ok], "none")
+
+
+def _model(norm, **kw):
+    torch.manual_seed(0)
+    m = TrussVAE(**{**SMALL, "physics": "ritz", **kw}, label_mean=norm.mean, label_std=norm.std,
+                 label_log_mask=norm.log_mask)
+    for p in m.net.phys_encoder.parameters():  # as after training: the features move the latent
+        torch.nn.init.normal_(p, std=0.3)
+    return m.eval()
+
+
+def test_encode_computes_the_features_it_is_not_given(data):
+    adj, off, phys, _, norm = data
+    m = _model(norm)
+    mu_given, lv_given = m.encode(adj, off, phys)
+    mu_own, lv_own = m.encode(adj, off)
+    torch.testing.assert_close(mu_own, mu_given)
+    torch.testing.assert_close(lv_own, lv_given)
+    # the features matter: other features, other latent
+    assert not torch.allclose(m.encode(adj, off, phys * 2.0)[0], mu_given)
+    # the plain model has no physics branch and ignores no input
+    plain = TrussVAENet(**{k: v for k, v in SMALL.items() if k in ("d_A", "d_x", "d_Ax")})
+    assert plain.phys_encoder is None
+
+
+def test_new_physics_branch_starts_as_the_plain_model(data):
+    adj, off, phys, _, norm = data
+    torch.manual_seed(0)
+    m = TrussVAE(**{**SMALL, "physics": "ritz"}, label_mean=norm.mean, label_std=norm.std)
+    mu, _ = m.encode(adj, off, phys)
+    torch.testing.assert_close(mu, m.encode(adj, off, torch.zeros_like(phys))[0])
+
+
+def test_augmentation_and_tta_transform_the_features_like_labels(data):
+    adj, off, phys, y, norm = data
+    m = _model(norm, augment="all")
+    batch = {"adj": adj[:8], "offsets": off[:8], "phys": phys[:8],
+             "y": torch.as_tensor(norm.normalize(y[:8]), dtype=torch.float32)}
+    torch.manual_seed(4)
+    out = m.augment_batch(batch)
+    assert len(set(out["op"].tolist())) > 1
+    recomputed = ritz_features(out["adj"].numpy(), out["offsets"].double().numpy())
+    np.testing.assert_allclose(out["phys"].numpy(), recomputed, rtol=1e-5, atol=1e-9)
+    ops = [0, 5, 17, 40]
+    torch.testing.assert_close(m.net.predict_tta(adj[:8], off[:8], ops, phys=phys[:8]),
+                               m.net.predict_tta(adj[:8], off[:8], ops))
+
+
+def test_training_step_uses_the_batch_features_and_learns_the_branch(data):
+    adj, off, phys, y, norm = data
+    m = _model(norm)
+    m.train()
+    batch = {"adj": adj, "offsets": off, "phys": phys, "y": torch.as_tensor(norm.normalize(y), dtype=torch.float32)}
+    loss, out = m._step(batch, "train", 0.1)
+    loss.backward()
+    assert m.net.phys_encoder[-1].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="physics"):
+        TrussVAE(**{**SMALL, "physics": "fe"})
+
+
+def test_train_and_test_only_with_physics(labelled_store, tmp_path):
+    from tests.test_train import _cfg, _plain
+
+    from trussvae.models import load_network
+    from trussvae.training import train
+
+    cfg = _plain(_cfg(labelled_store.root, tmp_path / "run", "logger=none", "model.physics=ritz",
+                      "model.physics_hops=1", "model.prior_components=2", "model.admissible_samples=500"))
+    assert cfg["data"]["physics"] == "ritz" and cfg["data"]["physics_hops"] == 1
+    metrics = train(cfg)
+    assert np.isfinite(metrics["test/property_r2_min"])
+    assert (labelled_store.root / "features" / "ritz_h1.npz").is_file()
+    net, _ = load_network(metrics["best_checkpoint"])
+    assert net.physics == "ritz" and net.physics_hops == 1 and net.physics_fe["relative_density"] == 0.15
+    # test-only: the data module follows the checkpoint's physics, whatever the config says
+    again = _plain(_cfg(labelled_store.root, tmp_path / "eval", "logger=none", "train=false",
+                        f"ckpt_path={metrics['best_checkpoint']}", "model.admissible_samples=500"))
+    assert again["data"]["physics"] == "none"
+    m2 = train(again)
+    assert m2["test/property_r2_min"] == pytest.approx(metrics["test/property_r2_min"], abs=1e-5)
+    bad = _plain(_cfg(labelled_store.root, tmp_path / "bad", "logger=none", "model.physics=ritz",
+                      "data.physics=none"))
+    with pytest.raises(ValueError, match="physics"):
+        train(bad)
