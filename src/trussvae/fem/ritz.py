@@ -54,6 +54,22 @@ def _pinv_sym(A, cut):
     return (Q * inv) @ Q.T
 
 
+@nb.njit(cache=True)
+def _apply_blocks(P, X):
+    """Block-diagonal preconditioner (n_nodes, 6, 6) times X (n, m); node 0 has 3 DOFs, the others 6."""
+    Y = np.zeros_like(X)
+    for k in range(P.shape[0]):
+        a = 0 if k == 0 else 6 * k - 3
+        w = 3 if k == 0 else 6
+        for i in range(w):
+            for c in range(X.shape[1]):
+                acc = 0.0
+                for j in range(w):
+                    acc += P[k, i, j] * X[a + j, c]
+                Y[a + i, c] = acc
+    return Y
+
+
 @nb.njit(cache=True, nogil=True)
 def ritz_batch(node_off, strut_off, cells, nodes, struts, shifts, radii, E, nu, timoshenko, hops, C):
     """k-hop Rayleigh-Ritz stiffness of every structure of a packed batch (see module docstring).
@@ -78,14 +94,14 @@ def ritz_batch(node_off, strut_off, cells, nodes, struts, shifts, radii, E, nu, 
             C[s] = Ks / vol
             continue
         # block-Jacobi preconditioner: node 0 keeps its 3 rotations, every other node 6 DOFs
-        P = np.zeros((n, n))
+        P = np.zeros((n_used, 6, 6))
         for k in range(n_used):
             a = 0 if k == 0 else 6 * k - 3
             b = 3 if k == 0 else 6 * k + 3
-            P[a:b, a:b] = _pinv_sym(K[a:b, a:b].copy(), _EIG_CUT)
+            P[k, :b - a, :b - a] = _pinv_sym(K[a:b, a:b].copy(), _EIG_CUT)
         m = 6 * hops
         W = np.zeros((n, m))
-        V = P @ F.T
+        V = _apply_blocks(P, np.ascontiguousarray(F.T))
         for h in range(hops):
             # block Arnoldi: orthonormalise the new directions against all earlier ones (modified
             # Gram-Schmidt, twice); a direction already spanned (relative norm < 1e-10) is dropped.
@@ -102,7 +118,7 @@ def ritz_batch(node_off, strut_off, cells, nodes, struts, shifts, radii, E, nu, 
                 if nrm > 1e-10 * nrm0:
                     W[:, 6 * h + c] = v / nrm
             if h + 1 < hops:
-                V = P @ (K @ np.ascontiguousarray(W[:, 6 * h:6 * h + 6]))
+                V = _apply_blocks(P, K @ np.ascontiguousarray(W[:, 6 * h:6 * h + 6]))
         KW = K @ W
         Kr = W.T @ KW
         Kr = 0.5 * (Kr + Kr.T)
