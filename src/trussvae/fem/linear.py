@@ -32,7 +32,7 @@ from numba.extending import get_cython_function_address
 from trussvae.fem.beam import beam_flag
 from trussvae.fem.blas import single_threaded_blas
 from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S
-from trussvae.fem.periodic import assemble_cell, cell_geometry
+from trussvae.fem.periodic import assemble_packed
 
 __all__ = ["MechanismError", "homogenize", "homogenize_many", "mechanism_reason", "pack_frames", "PIVOT_TOL",
            "STIFFNESS_TOL"]
@@ -84,14 +84,9 @@ def solve_batch(s_begin, s_end, node_off, strut_off, cells, nodes, struts, shift
     nn = np.zeros(1, np.int32)
     info = np.zeros(1, np.int32)
     for s in range(s_begin, s_end):
-        n0, e0, e1 = node_off[s], strut_off[s], strut_off[s + 1]
-        vectors, ii, jj, n_used, vol = cell_geometry(cells[s], nodes[n0:node_off[s + 1]], struts[e0:e1],
-                                                     shifts[e0:e1])
+        K, F, Kee, n_used, vol = assemble_packed(s, node_off, strut_off, cells, nodes, struts, shifts, radii, E, nu,
+                                                 timoshenko)
         n = 6 * n_used - 3
-        K = np.zeros((n, n))
-        F = np.zeros((6, n))
-        Kee = np.zeros((6, 6))
-        assemble_cell(vectors, ii, jj, radii[e0:e1], E, nu, timoshenko, K, F, Kee)
         if stop_after == 1:
             continue
         diag = np.empty(n)

@@ -28,7 +28,8 @@ import numpy as np
 from trussvae.fem.beam import beam_flag, fill_element_stiffness
 from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S
 
-__all__ = ["VOIGT_STRAIN_BASIS", "reduced_dof", "assemble_cell", "cell_geometry", "assemble_system"]
+__all__ = ["VOIGT_STRAIN_BASIS", "reduced_dof", "assemble_cell", "cell_geometry", "assemble_packed",
+           "assemble_system"]
 
 
 def _voigt_strain_basis() -> np.ndarray:
@@ -139,6 +140,21 @@ def cell_geometry(cell, nodes, struts, shifts):
            - cell[0, 1] * (cell[1, 0] * cell[2, 2] - cell[1, 2] * cell[2, 0])
            + cell[0, 2] * (cell[1, 0] * cell[2, 1] - cell[1, 1] * cell[2, 0]))
     return vectors, ii, jj, k, vol
+
+
+@nb.njit(cache=True)
+def assemble_packed(s, node_off, strut_off, cells, nodes, struts, shifts, radii, E, nu, timoshenko):
+    """Reduced system of structure ``s`` of a packed batch (``fem.linear.pack_frames``):
+    ``K`` (n, n), ``F`` (6, n), ``K_ee`` (6, 6), the number of used nodes and the cell volume."""
+    n0, e0, e1 = node_off[s], strut_off[s], strut_off[s + 1]
+    vectors, ii, jj, n_used, vol = cell_geometry(cells[s], nodes[n0:node_off[s + 1]], struts[e0:e1],
+                                                 shifts[e0:e1])
+    n = 6 * n_used - 3
+    K = np.zeros((n, n))
+    F = np.zeros((6, n))
+    Kee = np.zeros((6, 6))
+    assemble_cell(vectors, ii, jj, radii[e0:e1], E, nu, timoshenko, K, F, Kee)
+    return K, F, Kee, n_used, vol
 
 
 def assemble_system(frame, E_s: float = DEFAULT_E_S, nu_s: float = DEFAULT_NU_S, beam: str = DEFAULT_BEAM):

@@ -33,7 +33,7 @@ import numpy as np
 from trussvae.fem.beam import beam_flag
 from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S
 from trussvae.fem.linear import pack_frames
-from trussvae.fem.periodic import assemble_cell, cell_geometry
+from trussvae.fem.periodic import assemble_packed
 
 __all__ = ["ritz_stiffness_many", "ritz_stiffness", "DEFAULT_HOPS"]
 
@@ -78,17 +78,12 @@ def ritz_batch(node_off, strut_off, cells, nodes, struts, shifts, radii, E, nu, 
     A structure without struts gets NaN.
     """
     for s in range(node_off.shape[0] - 1):
-        n0, e0, e1 = node_off[s], strut_off[s], strut_off[s + 1]
-        if e1 == e0:
+        if strut_off[s + 1] == strut_off[s]:
             C[s] = np.nan
             continue
-        vectors, ii, jj, n_used, vol = cell_geometry(cells[s], nodes[n0:node_off[s + 1]], struts[e0:e1],
-                                                     shifts[e0:e1])
+        K, F, Kee, n_used, vol = assemble_packed(s, node_off, strut_off, cells, nodes, struts, shifts, radii, E, nu,
+                                                 timoshenko)
         n = 6 * n_used - 3
-        K = np.zeros((n, n))
-        F = np.zeros((6, n))
-        Kee = np.zeros((6, 6))
-        assemble_cell(vectors, ii, jj, radii[e0:e1], E, nu, timoshenko, K, F, Kee)
         Ks = 0.5 * (Kee + Kee.T)
         if hops <= 0:
             C[s] = Ks / vol
