@@ -105,3 +105,37 @@ def test_pyg_data(labelled_store):
     assert {tuple(e) for e in batch.edge_index.T.tolist()} == {tuple(e) for e in ei.T.tolist()}
     single = to_pyg_data(t["adj"][0].numpy(), t["offsets"][0].numpy())
     assert single.num_nodes == 27
+
+
+def test_max_train_takes_nested_subsets_and_keeps_val_test(labelled_store):
+    full = TrussDataModule(str(labelled_store.root), batch_size=32)
+    full.setup("fit")
+    subsets = {}
+    for k in (20, 60):
+        dm = TrussDataModule(str(labelled_store.root), batch_size=32, max_train=k)
+        dm.setup("fit")
+        subsets[k] = set(dm.datasets["train"].tensors["index"].tolist())
+        assert len(subsets[k]) == k
+        assert subsets[k] <= set(full.datasets["train"].tensors["index"].tolist())
+        for s in ("val", "test"):
+            assert torch.equal(dm.datasets[s].tensors["index"], full.datasets[s].tensors["index"])
+    assert subsets[20] <= subsets[60]                      # nested: a learning curve adds data
+    assert subsets[20] != set(sorted(full.datasets["train"].tensors["index"].tolist())[:20])  # random, not the first
+    with pytest.raises(ValueError, match="max_train"):
+        TrussDataModule(str(labelled_store.root), max_train=1)
+    with pytest.raises(ValueError, match="max_train=100000"):
+        TrussDataModule(str(labelled_store.root), max_train=100000).setup("fit")
+
+
+def test_physics_features_ride_along_in_batches(labelled_store):
+    from trussvae.data.physics import ritz_features
+
+    dm = TrussDataModule(str(labelled_store.root), batch_size=16, physics="ritz", physics_hops=1)
+    dm.setup("fit")
+    b = next(iter(dm.val_dataloader()))
+    s = labelled_store.load_structures()
+    rows = b["index"].numpy()
+    expect = ritz_features(s["adjacency"][rows], s["offsets"][rows], hops=1)
+    np.testing.assert_allclose(b["phys"].numpy(), expect, rtol=1e-6, atol=1e-12 * np.abs(expect).max())
+    with pytest.raises(ValueError, match="physics"):
+        TrussDataModule(str(labelled_store.root), physics="fe")

@@ -102,16 +102,24 @@ class TrussDataModule(pl.LightningDataModule):
         num_workers, pin_memory: passed to the DataLoaders (0 workers is fastest for in-memory data).
         physics: ``"none"`` (default) | ``"ritz"``: add the ``phys`` features (``model.physics``).
         physics_hops: relaxation hops of the Ritz features (default 2).
+        max_train: train on a random subset of ``max_train`` of the training rows with valid labels
+            (a prefix of one permutation seeded by ``split_seed``, so smaller subsets are nested in
+            larger ones), for learning curves over the data size; validation and test splits are
+            unchanged. ``None`` (default): all.
     """
 
     def __init__(self, data_dir: str, target: str = "linear", batch_size: int = 512,
                  split_fractions=(0.8, 0.1, 0.1), split_seed: int = 0, label_transform: str = "none",
                  shuffle_seed: int = 0, num_workers: int = 0, pin_memory: bool = False, split: str = "random",
-                 physics: str = "none", physics_hops: int = 2):
+                 physics: str = "none", physics_hops: int = 2, max_train: int | None = None):
         super().__init__()
         if physics not in PHYSICS_KINDS:
             raise ValueError(f"data.physics must be one of {list(PHYSICS_KINDS)}, got {physics!r}")
         self.physics, self.physics_hops = physics, int(physics_hops)
+        if max_train is not None and (isinstance(max_train, bool) or not isinstance(max_train, int | np.integer)
+                                      or max_train < 2):
+            raise ValueError(f"data.max_train must be an integer >= 2 or null (all), got {max_train!r}")
+        self.max_train = None if max_train is None else int(max_train)
         #: FE settings of the physics features (those of the data set's linear labels), set by setup()
         self.physics_fe: dict | None = None
         if target not in LABEL_KEYS:
@@ -186,6 +194,12 @@ class TrussDataModule(pl.LightningDataModule):
         groups = topology_groups(structures) if self.split == "topology" else None
         split = load_or_create_split(self.data_dir, n, self.split_fractions, self.split_seed, self.split, groups)
         split = {s: idx[ok[idx]] for s, idx in split.items()}
+        if self.max_train is not None:
+            if self.max_train > len(split["train"]):
+                raise ValueError(f"data.max_train={self.max_train} but {self.data_dir} has only "
+                                 f"{len(split['train'])} training rows with valid {self.target} labels")
+            keep = np.random.default_rng(self.split_seed).permutation(len(split["train"]))[:self.max_train]
+            split["train"] = np.sort(split["train"][keep])
         if len(split["train"]) < 2:
             raise ValueError(f"{self.data_dir}: only {len(split['train'])} training rows with valid labels")
         self.normalizer = self._given_normalizer or fit_normalizer(y[split["train"]], self.label_transform)
