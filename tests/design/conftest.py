@@ -58,8 +58,8 @@ class PlainNet(torch.nn.Module):
         super().__init__()
         self.net = net
 
-    def encode(self, adj, offsets):
-        return self.net.encode(adj, offsets)
+    def encode(self, adj, offsets, phys=None):
+        return self.net.encode(adj, offsets, phys)
 
     def decode(self, z):
         return self.net.decode(z)
@@ -70,8 +70,11 @@ class PlainNet(torch.nn.Module):
     def decode_graphs(self, z, threshold: float = 0.5):
         return self.net.decode_graphs(z, threshold)
 
-    def predict(self, mu):
-        return self.net.predict(mu)
+    def predict(self, mu, phys=None):
+        return self.net.predict(mu, phys)
+
+    def predict_inputs(self, adj, offsets, phys=None):
+        return self.net.predict_inputs(adj, offsets, phys)
 
     def normalise(self, y):
         return self.net.normalise(y)

@@ -96,3 +96,30 @@ def test_design_with_a_plain_network_module(model, plain_model, train_set):
     assert [k.graph.canonical_hash() for k in plain.candidates] == [k.graph.canonical_hash() for k in full.candidates]
     assert [k.predicted_value for k in plain.candidates] == pytest.approx([k.predicted_value for k in full.candidates])
     np.testing.assert_allclose(plain.predicted_path, full.predicted_path, rtol=1e-6)
+
+
+@pytest.mark.parametrize("where", ["predictor", "encoder"])
+def test_design_with_a_physics_model_predicts_with_each_decodes_features(overfit_vae, train_set, where):
+    """model.physics=ritz: the latent search ranks every decode with the Ritz features of that decode
+    (computed inside the network), and the reported predictions are the network's for those trusses."""
+    from trussvae.data.physics import ritz_features
+    from trussvae.design.search import predicted_properties
+
+    adj, off, C, _ = train_set
+    y = np.array([[c[a, b] for a, b in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2), (3, 3), (4, 4), (5, 5))]
+                  for c in C])
+    m = overfit_vae(adj, off, y, 150, physics="ritz", physics_input=where)
+    cfg = InverseDesignConfig.from_dict({"search": {"n_starts": 4, "n_steps": 4, "eval_every": 2},
+                                         "polish": {"top": 0}, "evolve": {"generations": 0}})
+    res = run_inverse_design(m, named_target("stiff"), adj, off, C, cfg, progress=False)
+    assert res.candidates
+    graphs = [k.graph for k in res.candidates]
+    arrays = [g.to_vae_input("offsets") for g in graphs]
+    a = torch.as_tensor(np.array([x for x, _ in arrays]))
+    o = torch.as_tensor(np.array([x for _, x in arrays]))
+    phys = torch.as_tensor(ritz_features(a.numpy(), o.numpy()), dtype=torch.float32)
+    with torch.no_grad():
+        _, y_norm = m.net.predict_inputs(a, o, phys)
+    expect = m.denormalise(y_norm).numpy()
+    got = predicted_properties(m.net, named_target("stiff"), graphs)
+    np.testing.assert_allclose(got[:, 1, 1], expect[:, 3], rtol=1e-4)

@@ -1,4 +1,4 @@
-"""model.physics=ritz: the Rayleigh-Ritz stiffness estimate as an encoder input (issue 15)."""
+"""model.physics=ritz: the Rayleigh-Ritz stiffness estimate as a predictor or encoder input (issue 15)."""
 
 from __future__ import annotations
 
@@ -31,14 +31,39 @@ def _model(norm, **kw):
     torch.manual_seed(0)
     m = TrussVAE(**{**SMALL, "physics": "ritz", **kw}, label_mean=norm.mean, label_std=norm.std,
                  label_log_mask=norm.log_mask)
-    for p in m.net.phys_encoder.parameters():  # as after training: the features move the latent
-        torch.nn.init.normal_(p, std=0.3)
+    if m.net.phys_encoder is not None:
+        for p in m.net.phys_encoder.parameters():  # as after training: the features move the latent
+            torch.nn.init.normal_(p, std=0.3)
     return m.eval()
+
+
+def test_predictor_input_uses_the_structures_features(data):
+    adj, off, phys, _, norm = data
+    m = _model(norm)  # physics_input="predictor" (default)
+    net = m.net
+    assert net.phys_encoder is None and net.predictor.net[0].in_features == net.latent_dim + 9
+    mu, y = net.predict_inputs(adj, off, phys)
+    mu2, y2 = net.predict_inputs(adj, off)  # computed when not given
+    torch.testing.assert_close(mu2, mu)
+    torch.testing.assert_close(y2, y)
+    # the latent does not see the features; the prediction does
+    torch.testing.assert_close(net.encode(adj, off, phys * 2.0)[0], mu)
+    assert not torch.allclose(net.predict(mu, phys * 2.0), y)
+    # a bare latent predicts the properties of the structure it decodes to
+    with torch.no_grad():
+        torch.testing.assert_close(net.predict(mu), net.predict(mu, net.decoded_features(mu)))
+        torch.testing.assert_close(net.predict_physical(mu, phys).float(), net.denormalise(y), rtol=1e-4,
+                                   atol=1e-7)
+    out = net(adj, off, sample=False)
+    torch.testing.assert_close(out["y"], y)
+    ops = [0, 5, 17, 40]
+    torch.testing.assert_close(net.predict_tta(adj[:8], off[:8], ops, phys=phys[:8]),
+                               net.predict_tta(adj[:8], off[:8], ops))
 
 
 def test_encode_computes_the_features_it_is_not_given(data):
     adj, off, phys, _, norm = data
-    m = _model(norm)
+    m = _model(norm, physics_input="encoder")
     mu_given, lv_given = m.encode(adj, off, phys)
     mu_own, lv_own = m.encode(adj, off)
     torch.testing.assert_close(mu_own, mu_given)
@@ -53,14 +78,14 @@ def test_encode_computes_the_features_it_is_not_given(data):
 def test_new_physics_branch_starts_as_the_plain_model(data):
     adj, off, phys, _, norm = data
     torch.manual_seed(0)
-    m = TrussVAE(**{**SMALL, "physics": "ritz"}, label_mean=norm.mean, label_std=norm.std)
+    m = TrussVAE(**{**SMALL, "physics": "ritz", "physics_input": "encoder"}, label_mean=norm.mean, label_std=norm.std)
     mu, _ = m.encode(adj, off, phys)
     torch.testing.assert_close(mu, m.encode(adj, off, torch.zeros_like(phys))[0])
 
 
 def test_augmentation_and_tta_transform_the_features_like_labels(data):
     adj, off, phys, y, norm = data
-    m = _model(norm, augment="all")
+    m = _model(norm, augment="all", physics_input="encoder")
     batch = {"adj": adj[:8], "offsets": off[:8], "phys": phys[:8],
              "y": torch.as_tensor(norm.normalize(y[:8]), dtype=torch.float32)}
     torch.manual_seed(4)
@@ -73,16 +98,23 @@ def test_augmentation_and_tta_transform_the_features_like_labels(data):
                                m.net.predict_tta(adj[:8], off[:8], ops))
 
 
-def test_training_step_uses_the_batch_features_and_learns_the_branch(data):
+@pytest.mark.parametrize("where", ["predictor", "encoder"])
+def test_training_step_uses_the_batch_features_and_learns_the_branch(data, where):
     adj, off, phys, y, norm = data
-    m = _model(norm)
+    m = _model(norm, physics_input=where)
     m.train()
     batch = {"adj": adj, "offsets": off, "phys": phys, "y": torch.as_tensor(norm.normalize(y), dtype=torch.float32)}
     loss, out = m._step(batch, "train", 0.1)
     loss.backward()
-    assert m.net.phys_encoder[-1].weight.grad.abs().sum() > 0
+    if where == "encoder":
+        assert m.net.phys_encoder[-1].weight.grad.abs().sum() > 0
+    else:
+        d = m.net.latent_dim
+        assert m.net.predictor.net[0].weight.grad[:, d:].abs().sum() > 0
     with pytest.raises(ValueError, match="physics"):
         TrussVAE(**{**SMALL, "physics": "fe"})
+    with pytest.raises(ValueError, match="physics_input"):
+        TrussVAE(**{**SMALL, "physics": "ritz", "physics_input": "decoder"})
 
 
 def test_train_and_test_only_with_physics(labelled_store, tmp_path):

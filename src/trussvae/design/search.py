@@ -110,8 +110,8 @@ def check_model(model, objective) -> None:
 
 def predict_props(model, objective, adj, offsets):
     """Predicted properties of the trusses (adj, offsets): (B, 6, 6) stiffness or (B, 13) curve."""
-    mu, _ = model.encode(adj, offsets)
-    y = model.denormalise(model.predict(mu))
+    _, y_norm = model.predict_inputs(adj, offsets)  # with the structures' own physics features, if any
+    y = model.denormalise(y_norm)
     return orthotropic_to_voigt(y) if objective.kind == "linear" else y
 
 

@@ -73,15 +73,17 @@ def paper_split_metrics(net, adj: torch.Tensor, offsets: torch.Tensor, y_norm: t
         raise ValueError(f"paper metrics of {prefix!r}: no structures to evaluate")
     names = list(property_names if property_names is not None else net.property_names)
     device = next(net.parameters()).device
+    core = getattr(net, "net", net)  # the TrussVAENet of a TrussVAE
     mu_metrics, sampled_metrics = PaperMetrics(names), PaperMetrics()
     gen = torch.Generator().manual_seed(int(seed))
     ys_true, ys_pred = [], []
     for start in range(0, n, batch_size):
         a, o = adj[start:start + batch_size].to(device), offsets[start:start + batch_size].to(device)
-        mu, logvar = net.encode(a, o)
+        phys = core.input_features(a, o)
+        mu, logvar = core.encode(a, o, phys)
         prob, off_hat = net.decode(mu)
         y_true = _physical(net, y_norm[start:start + batch_size])
-        y_pred = _physical(net, net.predict(mu))
+        y_pred = _physical(net, core.predict(mu, phys))
         mu_metrics.update(a, prob, o, off_hat, y_true, y_pred)
         ys_true.append(y_true)
         ys_pred.append(y_pred)

@@ -8,8 +8,9 @@ needs::
     decode_logits(z (B, d)) -> adjacency logits (B, 351), offsets (B, 27)
     decode(z)               -> adjacency probabilities (B, 351), offsets (B, 27)
     decode_graphs(z, threshold=0.5) -> B TrussGraphs
-    predict(mu)             -> (B, k) normalised properties
-    predict_physical(mu)    -> (B, k) physical properties (float64)
+    predict(mu, phys=None)  -> (B, k) normalised properties
+    predict_physical(mu, phys=None) -> (B, k) physical properties (float64)
+    predict_inputs(adj, offsets, phys=None) -> mu, (B, k) normalised properties of the given structures
     predict_tta(adj, offsets, ops=None) -> (B, k) normalised, averaged over symmetric variants
     sample_latent(n, prior="normal" | "learned", generator=None) -> (n, d)
     fit_prior(adj, offsets, ...) fits the learned prior ``net.prior`` to the aggregate posterior
@@ -20,12 +21,25 @@ Options beyond the paper: ``admissible=True`` sends the predictor's 9 outputs th
 :class:`~trussvae.models.admissible.AdmissibleStiffnessHead` (positive definite stiffness by
 construction; ``predict`` still returns normalised values); ``prior_components=K > 0`` holds a
 :class:`~trussvae.models.latent_prior.GaussianMixturePrior` of K components as ``net.prior``
-(fitted after training, saved in the checkpoint); ``physics="ritz"`` adds the structure's 2-hop
-Rayleigh-Ritz stiffness estimate (:mod:`trussvae.data.physics`, 9 physical orthotropic components,
-``phys``) to the encoder: a small MLP of ``asinh(phys / PHYS_SCALE)`` is added to ``mu``. Callers may
-pass ``phys`` (the data module's cached features); without it :meth:`TrussVAENet.encode` computes it
-from ``adj`` and ``offsets`` (numba FE kernels, ~0.6 ms a structure), so decode -> threshold -> encode
--> predict works unchanged in inverse design.
+(fitted after training, saved in the checkpoint).
+
+``physics="ritz"`` gives the network the structure's 2-hop Rayleigh-Ritz stiffness estimate
+(:mod:`trussvae.data.physics`; 9 physical orthotropic components, ``phys``), entering as
+``asinh(phys / PHYS_SCALE)``:
+
+* ``physics_input="predictor"`` (default): concatenated to ``mu`` at the predictor's input, so the
+  predictor learns a correction of the estimate in the context of the latent; the latent, the
+  decoders and everything the VAE reconstructs are those of the plain model. The properties of a
+  latent point are those of the structure it decodes to: ``predict(mu)`` without ``phys`` computes the
+  features of ``decode(mu)`` thresholded at 0.5;
+* ``physics_input="encoder"``: a small MLP of the features is added to ``mu`` (the latent must carry
+  them; measured to cost reconstruction, docs/model.md).
+
+Callers may pass ``phys`` (the data module's cached features); :meth:`TrussVAENet.predict_inputs` and
+:meth:`TrussVAENet.encode` compute it from ``adj`` and ``offsets`` when it is not given (numba FE
+kernels, ~0.6 ms a structure), so decode -> threshold -> encode -> predict works unchanged in inverse
+design. The features are constants for autograd: a latent search's gradient flows through the learned
+parts only, while every value it ranks is computed with the current decode's features.
 
 It is built from plain hyper-parameters (``TrussVAENet(**config)``; :meth:`TrussVAENet.from_hparams`
 picks the network's keys out of a training run's full hyper-parameters), so
@@ -56,7 +70,7 @@ from trussvae.models.latent import LatentLayout
 from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.predictor import PropertyPredictor
 
-__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS", "PHYS_SCALE"]
+__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS", "PHYS_SCALE", "PHYSICS_INPUTS"]
 
 TARGETS = ("linear", "nonlinear")
 ENCODERS = ("mlp", "gnn", "frame")
@@ -66,6 +80,8 @@ PRIORS = ("normal", "learned")
 _OFF_DIAGONAL = (1, 2, 4)
 #: physics features enter as asinh(phys / PHYS_SCALE): logarithmic above ~1e-4 E_s, sign-preserving
 PHYS_SCALE = 1e-4
+#: where the physics features enter (``physics_input``)
+PHYSICS_INPUTS = ("predictor", "encoder")
 
 
 class TrussVAENet(nn.Module):
@@ -90,10 +106,11 @@ class TrussVAENet(nn.Module):
         admissible: predict through :class:`~trussvae.models.admissible.AdmissibleStiffnessHead`
             (``target="linear"`` only; its scales are the physical label means of the normaliser).
         prior_components: number of Gaussians of the learned latent prior ``net.prior`` (0: none).
-        physics: ``"none"`` or ``"ritz"`` (the Rayleigh-Ritz stiffness estimate as an encoder input).
+        physics: ``"none"`` or ``"ritz"`` (the Rayleigh-Ritz stiffness estimate as an input).
+        physics_input: ``"predictor"`` or ``"encoder"`` (where it enters, module doc).
         physics_hops: its relaxation hops.  physics_fe: its FE settings (E_s, nu_s, beam,
             relative_density; those of the training data's labels).
-        physics_hidden: hidden sizes of the physics-feature MLP.
+        physics_hidden: hidden sizes of the physics-feature MLP (``physics_input="encoder"``).
     """
 
     def __init__(self, d_A: int = 10, d_x: int = 10, d_Ax: int = 4, encoder: str = "mlp",
@@ -105,12 +122,14 @@ class TrussVAENet(nn.Module):
                  label_std: Sequence[float] | None = None, label_log_mask: Sequence[bool] | None = None,
                  design_space_version: str = DESIGN_SPACE_VERSION, admissible: bool = False,
                  prior_components: int = 0, physics: str = "none", physics_hops: int = 2,
-                 physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128)):
+                 physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
+                 physics_input: str = "predictor"):
         config = {name: _plain(value) for name, value in locals().items() if name in NETWORK_KEYS}
         super().__init__()
         for name, value, allowed in [("encoder", encoder, ENCODERS), ("target", target, TARGETS),
                                      ("activation", activation, ACTIVATIONS), ("norm", norm, NORMS),
-                                     ("physics", physics, PHYSICS_KINDS)]:
+                                     ("physics", physics, PHYSICS_KINDS),
+                                     ("physics_input", physics_input, PHYSICS_INPUTS)]:
             if value not in allowed:
                 raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
         if design_space_version != DESIGN_SPACE_VERSION:
@@ -140,7 +159,8 @@ class TrussVAENet(nn.Module):
         self.adj_decoder = AdjacencyDecoder(d_A, list(adj_hidden)[::-1], dropout, **act)
         self.feat_decoder = NodeFeatureDecoder(d_x, list(feat_hidden)[::-1], feature_activation, dropout,
                                                hidden_activation=activation, norm=norm)
-        self.predictor = PropertyPredictor(self.layout.d, pred_hidden, k, dropout, **act)
+        n_phys = 9 if physics != "none" and physics_input == "predictor" else 0
+        self.predictor = PropertyPredictor(self.layout.d + n_phys, pred_hidden, k, dropout, **act)
         self.symmetry = SymmetryTables()  # gather tables only (non-persistent buffers, no parameters)
         self.admissible = bool(admissible)
         self.stiffness_head = self._admissible_head() if self.admissible else None
@@ -150,10 +170,11 @@ class TrussVAENet(nn.Module):
                              f"got {prior_components!r}")
         self.prior = GaussianMixturePrior(self.layout.d, int(prior_components)) if prior_components else None
         self.physics = physics
+        self.physics_input = physics_input
         self.physics_hops = int(physics_hops)
         self.physics_fe = physics_fe_settings() if physics_fe is None else {**physics_fe_settings(), **physics_fe}
         self.phys_encoder = None
-        if physics != "none":
+        if physics != "none" and physics_input == "encoder":
             layers, width = [], 9
             for h in physics_hidden:
                 layers += [nn.Linear(width, int(h)), nn.SiLU()]
@@ -169,6 +190,27 @@ class TrussVAENet(nn.Module):
         feats = ritz_features(adj.detach().cpu().numpy() > 0.5, offsets.detach().cpu().double().numpy(),
                               self.physics_hops, self.physics_fe)
         return torch.as_tensor(np.nan_to_num(feats, nan=0.0), dtype=offsets.dtype, device=offsets.device)
+
+    def input_features(self, adj: torch.Tensor, offsets: torch.Tensor,
+                       phys: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The physics features of the inputs: ``phys`` when given, computed when the network uses
+        physics, else None."""
+        if self.physics == "none":
+            return None
+        return self.physics_features(adj, offsets) if phys is None else phys
+
+    @torch.no_grad()
+    def decoded_features(self, mu: torch.Tensor) -> torch.Tensor:
+        """(B, d) -> (B, 9) physics features of the structures the latents decode to (threshold 0.5)."""
+        prob, offsets = self.decode(mu)
+        return self.physics_features((prob > 0.5).to(offsets), offsets)
+
+    def _predictor_input(self, mu: torch.Tensor, phys: torch.Tensor | None) -> torch.Tensor:
+        if self.physics == "none" or self.physics_input != "predictor":
+            return mu
+        if phys is None:
+            phys = self.decoded_features(mu)
+        return torch.cat([mu, torch.asinh(phys.to(mu) / PHYS_SCALE)], dim=-1)
 
     def _admissible_head(self) -> AdmissibleStiffnessHead:
         nz = self.normalizer
@@ -226,8 +268,7 @@ class TrussVAENet(nn.Module):
         mu_x, lv_x = self.feat_encoder(offsets)
         mu = self.layout.combine(mu_A, mu_x)
         if self.phys_encoder is not None:
-            if phys is None:
-                phys = self.physics_features(adj, offsets)
+            phys = self.input_features(adj, offsets, phys)
             mu = mu + self.phys_encoder(torch.asinh(phys.to(mu) / PHYS_SCALE))
         return mu, self.layout.combine(lv_A, lv_x)
 
@@ -240,23 +281,33 @@ class TrussVAENet(nn.Module):
         logits, offsets = self.decode_logits(z)
         return torch.sigmoid(logits), offsets
 
-    def predict(self, mu: torch.Tensor) -> torch.Tensor:
+    def predict(self, mu: torch.Tensor, phys: torch.Tensor | None = None) -> torch.Tensor:
         """(B, d) latent means -> (B, k) normalised properties (use :meth:`denormalise` for physical).
 
-        With ``admissible`` the physical stiffness is positive definite by construction and is returned
-        normalised (``normalise(physical)``), so every caller sees the same scale as without."""
-        raw = self.predictor(mu)
+        ``phys``: the physics features of the structures (``physics_input="predictor"``; default: those of
+        ``decode(mu)``, module doc). With ``admissible`` the physical stiffness is positive definite by
+        construction and is returned normalised (``normalise(physical)``), so every caller sees the same
+        scale as without."""
+        raw = self.predictor(self._predictor_input(mu, phys))
         if self.stiffness_head is None:
             return raw
         return self.normalise(self.stiffness_head(raw, dtype=torch.float64)).to(raw.dtype)
 
-    def predict_physical(self, mu: torch.Tensor) -> torch.Tensor:
+    def predict_physical(self, mu: torch.Tensor, phys: torch.Tensor | None = None) -> torch.Tensor:
         """(B, d) latent means -> (B, k) physical properties in float64 (exact output of the admissible
         head, without the float32 round trip through the normalised scale)."""
-        raw = self.predictor(mu)
+        raw = self.predictor(self._predictor_input(mu, phys))
         if self.stiffness_head is not None:
             return self.stiffness_head(raw, dtype=torch.float64)
         return self.denormalise(raw.double())
+
+    def predict_inputs(self, adj: torch.Tensor, offsets: torch.Tensor,
+                       phys: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode the structures (B, 351), (B, 27) and predict their properties with their own physics
+        features (computed unless given): returns mu (B, d) and (B, k) normalised properties."""
+        phys = self.input_features(adj, offsets, phys)
+        mu, _ = self.encode(adj, offsets, phys)
+        return mu, self.predict(mu, phys)
 
     def tta_operations(self) -> np.ndarray:
         """The symmetry operations :meth:`predict_tta` averages over by default: all 48 for the
@@ -284,11 +335,11 @@ class TrussVAENet(nn.Module):
         op = torch.as_tensor(ops_np, device=adj.device).repeat_interleave(B)          # (n_ops B,) op-major
         adj_t, off_t = self.symmetry.inputs(adj.repeat(n_ops, 1), offsets.repeat(n_ops, 1), op)
         phys_t = None
-        if self.phys_encoder is not None:  # the features transform like linear labels (module doc)
-            phys = self.physics_features(adj, offsets) if phys is None else phys
+        if self.physics != "none":  # the features transform like linear labels (data.physics)
+            phys = self.input_features(adj, offsets, phys)
             phys_t = self.symmetry.orthotropic(phys.repeat(n_ops, 1), op)
         mu, _ = self.encode(adj_t, off_t, phys_t)
-        y = self.predict_physical(mu)                                                # (n_ops B, k) float64
+        y = self.predict_physical(mu, phys_t)                                        # (n_ops B, k) float64
         if self._target == "linear":
             y = self.symmetry.orthotropic_back(y, op)
         return self.normalise(y.view(n_ops, B, -1).mean(0)).to(adj.dtype)
@@ -355,11 +406,12 @@ class TrussVAENet(nn.Module):
 
         Returns ``mu``, ``logvar``, ``z`` (B, d), ``adj_logits`` (B, 351), ``offsets`` (B, 27), ``y`` (B, k).
         """
+        phys = self.input_features(adj, offsets, phys)
         mu, logvar = self.encode(adj, offsets, phys)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
         adj_logits, offsets_hat = self.decode_logits(z)
         return {"mu": mu, "logvar": logvar, "z": z, "adj_logits": adj_logits, "offsets": offsets_hat,
-                "y": self.predict(mu)}
+                "y": self.predict(mu, phys)}
 
 
 def _plain(value):

@@ -72,7 +72,7 @@ class TrussVAE(pl.LightningModule):
                  admissible_samples: int = 100_000, prior_components: int = 0, prior_fit_samples: int = 100_000,
                  prior_fit_iterations: int = 50, physics: str = "none", physics_hops: int = 2,
                  physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
-                 feature_weighting: str = "none"):
+                 feature_weighting: str = "none", physics_input: str = "predictor"):
         super().__init__()
         self.save_hyperparameters()
         if augment not in AUGMENT_KINDS:
@@ -158,9 +158,20 @@ class TrussVAE(pl.LightningModule):
         """(B, d) -> adjacency probabilities (B, 351), offsets (B, 27)."""
         return self.net.decode(z)
 
-    def predict(self, mu: torch.Tensor) -> torch.Tensor:
-        """(B, d) latent means -> (B, k) normalised properties (use :meth:`denormalise` for physical)."""
-        return self.net.predict(mu)
+    def predict(self, mu: torch.Tensor, phys: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, d) latent means [, (B, 9) physics features] -> (B, k) normalised properties (use
+        :meth:`denormalise` for physical; :meth:`TrussVAENet.predict`)."""
+        return self.net.predict(mu, phys)
+
+    def predict_inputs(self, adj: torch.Tensor, offsets: torch.Tensor,
+                       phys: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """mu and normalised properties of the given structures (:meth:`TrussVAENet.predict_inputs`)."""
+        return self.net.predict_inputs(adj, offsets, phys)
+
+    def input_features(self, adj: torch.Tensor, offsets: torch.Tensor,
+                       phys: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The physics features of the inputs, or None without physics (:meth:`TrussVAENet.input_features`)."""
+        return self.net.input_features(adj, offsets, phys)
 
     def denormalise(self, y_norm: torch.Tensor) -> torch.Tensor:
         """(B, k) normalised -> physical properties (e.g. stiffness in units of E_s)."""
@@ -288,7 +299,7 @@ class TrussVAE(pl.LightningModule):
         m["node_r2"].update(positions_from_offsets(off_hat)[act], positions_from_offsets(batch["offsets"])[act])
         dof = active_dofs(batch["adj"])
         m["node_r2_dof"].update(off_hat[dof], batch["offsets"][dof])
-        y_hat = self.predict(mu)
+        y_hat = self.predict(mu, batch.get("phys"))
         m["property_r2_norm"].update(y_hat, batch["y"])
         # physical scale, divided by a per-component constant (R^2 is scale-invariant): torchmetrics'
         # R2Score returns 1.0 when both sums of squares are below 1e-4, which tiny stresses (~1e-3 E_s) hit
