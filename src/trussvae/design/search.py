@@ -7,6 +7,12 @@ The paper's method (Fig. 2b, "Gradient-based optimization"):
 2. optimise all starts in parallel with Adam on z, through decode -> threshold -> encode ->
    predictor: the adjacency is thresholded in the forward pass (straight-through gradient of the
    sigmoid), so the predictor sees the latent of the truss that would actually be built;
+   For a model with a physics input (``model.physics=ritz``) the chain's *values* use the physics
+   features of each decode, which an FE kernel computes (constants for autograd), so the gradient is
+   taken through the same chain with the model's latent-only head (``predict_latent``, a
+   straight-through estimator: the value of one, the gradient of the other); models without one
+   (the plain model) are unchanged. ``gradient="latent"`` instead takes the gradient of
+   ``predict_latent`` at the latent point itself (docs/design.md: both measured);
 3. keep the path; decode every ``eval_every`` steps and collect the distinct trusses;
 4. :func:`verify`: FE-evaluate every collected truss (repaired first if it is invalid) with the
    :class:`~trussvae.design.evaluate.Evaluator` and rank by the FE objective, not the predictor's.
@@ -30,7 +36,10 @@ from trussvae.fem.elasticity import ORTHOTROPIC_INDEX  # the order of ORTHOTROPI
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SearchConfig", "SearchResult", "Candidate", "latent_search", "verify", "predict_props",
+#: values of ``search.gradient``
+SEARCH_GRADIENTS = ("chain", "latent")
+
+__all__ = ["SEARCH_GRADIENTS", "SearchConfig", "SearchResult", "Candidate", "latent_search", "verify", "predict_props",
            "predicted_properties", "predicted_values", "orthotropic_to_voigt", "rank_candidates", "check_model"]
 
 
@@ -58,6 +67,9 @@ class SearchConfig:
     prior_weight: float = 1e-3
     #: light repair of invalid decodes (:func:`trussvae.design_space.repair.repair`)
     repair: bool = True
+    #: "chain" (the paper's: through decode -> threshold -> encode -> predict, with the latent-only
+    #: head of a physics model) or "latent" (the chain's values, the gradient of predict_latent at z)
+    gradient: str = "chain"
 
     def __post_init__(self):
         for name in ("n_starts", "eval_every"):
@@ -67,6 +79,9 @@ class SearchConfig:
             raise ValueError(f"search.n_steps must be >= 0, got {self.n_steps}")
         if not 0 < self.threshold < 1:
             raise ValueError(f"search.threshold must be in (0, 1), got {self.threshold}")
+        if self.gradient not in SEARCH_GRADIENTS:
+            raise ValueError(f"search.gradient must be one of {list(SEARCH_GRADIENTS)}, got {self.gradient!r}")
+
 
 
 @dataclass
@@ -113,6 +128,18 @@ def predict_props(model, objective, adj, offsets):
     _, y_norm = model.predict_inputs(adj, offsets)  # with the structures' own physics features, if any
     y = model.denormalise(y_norm)
     return orthotropic_to_voigt(y) if objective.kind == "linear" else y
+
+
+def _latent_props(model, objective, mu):
+    """Properties predicted from latents alone (``predict_latent``; the model's predictor without one)."""
+    head = getattr(model, "predict_latent", model.predict)
+    y = model.denormalise(head(mu))
+    return orthotropic_to_voigt(y) if objective.kind == "linear" else y
+
+
+def _straight_through(value: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+    """The value of ``value`` with the gradient of ``gradient``."""
+    return value.detach() + gradient - gradient.detach()
 
 
 def predicted_properties(model, objective, graphs) -> np.ndarray:
@@ -167,6 +194,10 @@ def latent_search(model, evaluator: Evaluator, adjacency: np.ndarray, offsets: n
         hard = (prob > cfg.threshold).float()
         adj = hard + prob - prob.detach()  # straight-through
         props = predict_props(model, objective, adj, off)
+        if cfg.gradient == "latent":  # the chain's value, the latent head's gradient at z (straight-through)
+            props = _straight_through(props, _latent_props(model, objective, z))
+        elif getattr(model, "latent_predictor", None) is not None:  # the same chain through the latent head
+            props = _straight_through(props, _latent_props(model, objective, model.encode(adj, off)[0]))
         loss_each = objective.loss(props)
         path.append(objective.value(props).detach().cpu().numpy())
         path_props.append(props.detach().cpu().numpy())

@@ -42,8 +42,9 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 def loss_parts(batch: dict, out: dict, adjacency_loss: str = "bce", feature_loss: str = "all",
                mmd: bool = False, mmd_samples: int | None = None,
                feature_weighting: str = "none") -> dict[str, torch.Tensor]:
-    """Batch means of the loss terms: ``adjacency``, ``features``, ``property``, ``kl`` and, when
-    ``mmd`` and the batch has more than one sample, ``mmd`` (on at most ``mmd_samples`` latents).
+    """Batch means of the loss terms: ``adjacency``, ``features``, ``property``, ``kl``, with a latent-only
+    head (``out["y_latent"]``) ``property_latent``, and, when ``mmd`` and the batch has more than one
+    sample, ``mmd`` (on at most ``mmd_samples`` latents).
 
     ``batch``: ``adj`` (B, 351), ``offsets`` (B, 27), ``y`` (B, k) normalised; ``out``: the
     network's :meth:`~trussvae.models.TrussVAENet.forward` dict.
@@ -67,6 +68,8 @@ def loss_parts(batch: dict, out: dict, adjacency_loss: str = "bce", feature_loss
     kl = kl_divergence(out["mu"], out["logvar"])
     parts = {"adjacency": l_adj.mean(), "features": sq.sum(-1).mean(),
              "property": ((out["y"] - batch["y"]) ** 2).sum(-1).mean(), "kl": kl.mean()}
+    if "y_latent" in out:  # the latent-only head of a physics network (models.network)
+        parts["property_latent"] = ((out["y_latent"] - batch["y"]) ** 2).sum(-1).mean()
     if mmd and out["z"].shape[0] > 1:
         z = out["z"]
         if mmd_samples and z.shape[0] > mmd_samples:  # the batch is shuffled: its first k rows are a random subsample
@@ -80,6 +83,8 @@ def weighted_loss(parts: dict[str, torch.Tensor], w_adj: float, w_feat: float, w
     """The loss without its KL term: ``w_adj L_A + w_feat L_x + w_prop L_S [+ w_mmd MMD]``
     (add ``beta * parts["kl"]`` for the loss at a KL weight ``beta``)."""
     loss = w_adj * parts["adjacency"] + w_feat * parts["features"] + w_prop * parts["property"]
+    if "property_latent" in parts:
+        loss = loss + w_prop * parts["property_latent"]
     if "mmd" in parts:
         loss = loss + w_mmd * parts["mmd"]
     return loss

@@ -11,6 +11,7 @@ needs::
     predict(mu, phys=None)  -> (B, k) normalised properties
     predict_physical(mu, phys=None) -> (B, k) physical properties (float64)
     predict_inputs(adj, offsets, phys=None) -> mu, (B, k) normalised properties of the given structures
+    predict_latent(mu)      -> (B, k) normalised properties from the latent alone (the search's gradient)
     predict_tta(adj, offsets, ops=None) -> (B, k) normalised, averaged over symmetric variants
     sample_latent(n, prior="normal" | "learned", generator=None) -> (n, d)
     fit_prior(adj, offsets, ...) fits the learned prior ``net.prior`` to the aggregate posterior
@@ -29,7 +30,10 @@ construction; ``predict`` still returns normalised values); ``prior_components=K
 
 * ``physics_input="predictor"`` (default): concatenated to ``mu`` at the predictor's input, so the
   predictor learns a correction of the estimate in the context of the latent; the latent, the
-  decoders and everything the VAE reconstructs are those of the plain model. The properties of a
+  decoders and everything the VAE reconstructs are those of the plain model. A second, latent-only
+  head (``latent_predictor``, the plain model's predictor, trained jointly on the same labels) keeps
+  the latent organised by the properties as in the plain model and gives the latent search its
+  gradient (:meth:`TrussVAENet.predict_latent`), while values come from the physics head. The properties of a
   latent point are those of the structure it decodes to: ``predict(mu)`` without ``phys`` computes the
   features of ``decode(mu)`` thresholded at 0.5;
 * ``physics_input="encoder"``: a small MLP of the features is added to ``mu`` (the latent must carry
@@ -173,6 +177,9 @@ class TrussVAENet(nn.Module):
         self.physics_input = physics_input
         self.physics_hops = int(physics_hops)
         self.physics_fe = physics_fe_settings() if physics_fe is None else {**physics_fe_settings(), **physics_fe}
+        #: latent-only head beside the physics head (physics_input="predictor"; module doc)
+        self.latent_predictor = (PropertyPredictor(self.layout.d, pred_hidden, k, dropout, **act)
+                                 if n_phys else None)
         self.phys_encoder = None
         if physics != "none" and physics_input == "encoder":
             layers, width = [], 9
@@ -289,6 +296,17 @@ class TrussVAENet(nn.Module):
         construction and is returned normalised (``normalise(physical)``), so every caller sees the same
         scale as without."""
         raw = self.predictor(self._predictor_input(mu, phys))
+        if self.stiffness_head is None:
+            return raw
+        return self.normalise(self.stiffness_head(raw, dtype=torch.float64)).to(raw.dtype)
+
+    def predict_latent(self, mu: torch.Tensor) -> torch.Tensor:
+        """(B, d) -> (B, k) normalised properties from the latent alone: the latent-only head of a
+        ``physics_input="predictor"`` network, else :meth:`predict` (which then needs nothing else).
+        Differentiable in ``mu``; the latent search takes its gradient from here."""
+        if self.latent_predictor is None:
+            return self.predict(mu)
+        raw = self.latent_predictor(mu)
         if self.stiffness_head is None:
             return raw
         return self.normalise(self.stiffness_head(raw, dtype=torch.float64)).to(raw.dtype)
@@ -411,7 +429,8 @@ class TrussVAENet(nn.Module):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
         adj_logits, offsets_hat = self.decode_logits(z)
         return {"mu": mu, "logvar": logvar, "z": z, "adj_logits": adj_logits, "offsets": offsets_hat,
-                "y": self.predict(mu, phys)}
+                "y": self.predict(mu, phys),
+                **({"y_latent": self.predict_latent(mu)} if self.latent_predictor is not None else {})}
 
 
 def _plain(value):

@@ -141,6 +141,16 @@ class TrussVAE(pl.LightningModule):
         return self.net.latent_dim
 
     @property
+    def physics(self) -> str:
+        """The network's physics input (``"none"`` or ``"ritz"``)."""
+        return self.net.physics
+
+    @property
+    def latent_predictor(self):
+        """The latent-only property head of a physics network (None otherwise)."""
+        return self.net.latent_predictor
+
+    @property
     def latent_slices(self) -> dict[str, slice]:
         """Slices of z: ``topology`` (specific), ``shared``, ``geometry`` (specific)."""
         return self.net.latent_slices
@@ -162,6 +172,10 @@ class TrussVAE(pl.LightningModule):
         """(B, d) latent means [, (B, 9) physics features] -> (B, k) normalised properties (use
         :meth:`denormalise` for physical; :meth:`TrussVAENet.predict`)."""
         return self.net.predict(mu, phys)
+
+    def predict_latent(self, mu: torch.Tensor) -> torch.Tensor:
+        """(B, d) -> (B, k) normalised properties from the latent alone (:meth:`TrussVAENet.predict_latent`)."""
+        return self.net.predict_latent(mu)
 
     def predict_inputs(self, adj: torch.Tensor, offsets: torch.Tensor,
                        phys: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
