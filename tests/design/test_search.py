@@ -98,8 +98,8 @@ def test_design_with_a_plain_network_module(model, plain_model, train_set):
     np.testing.assert_allclose(plain.predicted_path, full.predicted_path, rtol=1e-6)
 
 
-@pytest.mark.parametrize("where", ["predictor", "encoder"])
-def test_design_with_a_physics_model_predicts_with_each_decodes_features(overfit_vae, train_set, where):
+@pytest.mark.parametrize("where,gradient", [("predictor", "chain"), ("predictor", "latent"), ("encoder", "chain")])
+def test_design_with_a_physics_model_predicts_with_each_decodes_features(overfit_vae, train_set, where, gradient):
     """model.physics=ritz: the latent search ranks every decode with the Ritz features of that decode
     (computed inside the network), and the reported predictions are the network's for those trusses."""
     from trussvae.data.physics import ritz_features
@@ -109,7 +109,8 @@ def test_design_with_a_physics_model_predicts_with_each_decodes_features(overfit
     y = np.array([[c[a, b] for a, b in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2), (3, 3), (4, 4), (5, 5))]
                   for c in C])
     m = overfit_vae(adj, off, y, 150, physics="ritz", physics_input=where)
-    cfg = InverseDesignConfig.from_dict({"search": {"n_starts": 4, "n_steps": 4, "eval_every": 2},
+    cfg = InverseDesignConfig.from_dict({"search": {"n_starts": 4, "n_steps": 4, "eval_every": 2,
+                                                    "gradient": gradient},
                                          "polish": {"top": 0}, "evolve": {"generations": 0}})
     res = run_inverse_design(m, named_target("stiff"), adj, off, C, cfg, progress=False)
     assert res.candidates
@@ -123,3 +124,16 @@ def test_design_with_a_physics_model_predicts_with_each_decodes_features(overfit
     expect = m.denormalise(y_norm).numpy()
     got = predicted_properties(m.net, named_target("stiff"), graphs)
     np.testing.assert_allclose(got[:, 1, 1], expect[:, 3], rtol=1e-4)
+
+
+def test_search_gradient_option_and_straight_through():
+    """The straight-through combination: the value of one tensor, the gradient of the other."""
+    from trussvae.design.search import _straight_through
+
+    v, g = torch.tensor([1.0, 2.0], requires_grad=True), torch.tensor([3.0, 5.0], requires_grad=True)
+    out = _straight_through(v * 2, g * g)
+    out.sum().backward()
+    assert torch.equal(out.detach(), torch.tensor([2.0, 4.0])) and v.grad is None
+    assert torch.equal(g.grad, torch.tensor([6.0, 10.0]))
+    with pytest.raises(ValueError, match="gradient"):
+        SearchConfig(gradient="auto")

@@ -61,6 +61,31 @@ def test_predictor_input_uses_the_structures_features(data):
                                net.predict_tta(adj[:8], off[:8], ops))
 
 
+def test_predictor_mode_trains_a_latent_only_head_beside_the_physics_head(data):
+    adj, off, phys, y, norm = data
+    m = _model(norm)
+    net = m.net
+    assert net.latent_predictor is not None and net.latent_predictor.net[0].in_features == net.latent_dim
+    m.train()
+    batch = {"adj": adj, "offsets": off, "phys": phys, "y": torch.as_tensor(norm.normalize(y), dtype=torch.float32)}
+    out = m(batch["adj"], batch["offsets"], sample=False, phys=phys)
+    parts = m.losses(batch, out)
+    torch.testing.assert_close(out["y_latent"], net.predict_latent(out["mu"]))
+    assert torch.isclose(parts["property_latent"], ((out["y_latent"] - batch["y"]) ** 2).sum(-1).mean())
+    from trussvae.models.losses import weighted_loss
+
+    total = weighted_loss(parts, 1.0, 1.0, 2.0)
+    without = weighted_loss({k: v for k, v in parts.items() if k != "property_latent"}, 1.0, 1.0, 2.0)
+    assert torch.isclose(total - without, 2.0 * parts["property_latent"])
+    total.backward()
+    assert net.latent_predictor.net[0].weight.grad.abs().sum() > 0
+    # the latent head needs nothing but the latent; the encoder mode and the plain model have none
+    assert _model(norm, physics_input="encoder").net.latent_predictor is None
+    plain = TrussVAENet(d_A=6, d_x=5, d_Ax=2)
+    mu = torch.zeros(2, plain.latent_dim)
+    torch.testing.assert_close(plain.predict_latent(mu), plain.predict(mu))
+
+
 def test_encode_computes_the_features_it_is_not_given(data):
     adj, off, phys, _, norm = data
     m = _model(norm, physics_input="encoder")
