@@ -79,6 +79,12 @@ def test_predictor_mode_trains_a_latent_only_head_beside_the_physics_head(data):
     assert torch.isclose(total - without, 2.0 * parts["property_latent"])
     total.backward()
     assert net.latent_predictor.net[0].weight.grad.abs().sum() > 0
+    # the physics head learns on the detached latent: it sends no gradient into the encoder
+    m.zero_grad()
+    out = m(batch["adj"], batch["offsets"], sample=False, phys=phys)
+    out["y"].square().sum().backward()
+    assert net.predictor.net[0].weight.grad.abs().sum() > 0
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in net.adj_encoder.parameters())
     # the latent head needs nothing but the latent; the encoder mode and the plain model have none
     assert _model(norm, physics_input="encoder").net.latent_predictor is None
     plain = TrussVAENet(d_A=6, d_x=5, d_Ax=2)

@@ -29,8 +29,8 @@ construction; ``predict`` still returns normalised values); ``prior_components=K
 ``asinh(phys / PHYS_SCALE)``:
 
 * ``physics_input="predictor"`` (default): concatenated to ``mu`` at the predictor's input, so the
-  predictor learns a correction of the estimate in the context of the latent; the latent, the
-  decoders and everything the VAE reconstructs are those of the plain model. A second, latent-only
+  predictor learns a correction of the estimate in the context of the (detached) latent; the latent,
+  the decoders and everything the VAE reconstructs are trained exactly as in the plain model. A second, latent-only
   head (``latent_predictor``, the plain model's predictor, trained jointly on the same labels) keeps
   the latent organised by the properties as in the plain model and gives the latent search its
   gradient (:meth:`TrussVAENet.predict_latent`), while values come from the physics head. The properties of a
@@ -217,7 +217,9 @@ class TrussVAENet(nn.Module):
             return mu
         if phys is None:
             phys = self.decoded_features(mu)
-        return torch.cat([mu, torch.asinh(phys.to(mu) / PHYS_SCALE)], dim=-1)
+        # mu detached: the physics head learns on top of the latent and never shapes it (the latent-only
+        # head does, as the plain model's predictor does), so the VAE trains exactly as the plain model
+        return torch.cat([mu.detach(), torch.asinh(phys.to(mu) / PHYS_SCALE)], dim=-1)
 
     def _admissible_head(self) -> AdmissibleStiffnessHead:
         nz = self.normalizer
