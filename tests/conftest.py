@@ -41,3 +41,16 @@ def labelled_store(tmp_path_factory):
     store = build_dataset(root, 300, seed=0, chunk_size=100, scheduler="sync", progress=False)
     write_linear_labels(store)
     return store
+
+
+@pytest.fixture(scope="session")
+def store_rows(labelled_store):
+    """The tiny store's rows with valid linear labels: adjacency (n, 351) and offsets (n, 27) float32
+    tensors, and the (n, 9) orthotropic FE labels (float64)."""
+    s = labelled_store.load_structures()
+    lab = labelled_store.load_labels("linear")
+    y = np.asarray(lab["orthotropic"], dtype=np.float64)
+    ok = np.asarray(lab["ok"], bool) & np.all(np.isfinite(y), axis=1)
+    adj = torch.as_tensor(s["adjacency"][ok], dtype=torch.float32)
+    off = torch.as_tensor(s["offsets"][ok], dtype=torch.float32)
+    return adj, off, y[ok]

@@ -17,17 +17,12 @@ SMALL = dict(d_A=6, d_x=5, d_Ax=2, adj_hidden=[32], feat_hidden=[16], pred_hidde
 
 
 @pytest.fixture(scope="module")
-def data(labelled_store):
+def data(store_rows):
     """Inputs and FE labels of the tiny store, and a normaliser that logs some components (auto)."""
-    s = labelled_store.load_structures()
-    lab = labelled_store.load_labels("linear")
-    y = np.asarray(lab["orthotropic"], dtype=np.float64)
-    ok = np.asarray(lab["ok"], bool) & np.all(np.isfinite(y), axis=1)
-    adj = torch.as_tensor(s["adjacency"][ok], dtype=torch.float32)
-    off = torch.as_tensor(s["offsets"][ok], dtype=torch.float32)
-    norm = fit_normalizer(y[ok], "auto")
+    adj, off, y = store_rows
+    norm = fit_normalizer(y, "auto")
     assert any(norm.log_mask) and not all(norm.log_mask)  # mixed: renormalisation must be per component
-    return adj, off, y[ok], norm
+    return adj, off, y, norm
 
 
 def _model(norm, **kw):
