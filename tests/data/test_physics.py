@@ -69,3 +69,5 @@ def test_settings_come_from_the_labels_meta():
     assert physics_fe_settings(meta) == {"E_s": 2.0, "nu_s": 0.25, "beam": "euler_bernoulli",
                                          "relative_density": 0.1}
     assert physics_fe_settings({})["relative_density"] == 0.15
+    nonlinear_only = {"labels": {"nonlinear": {"fe": {"relative_density": 0.2, "max_strain": 0.25}}}}
+    assert physics_fe_settings(nonlinear_only)["relative_density"] == 0.2

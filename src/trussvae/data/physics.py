@@ -41,9 +41,12 @@ _FE_KEYS = ("E_s", "nu_s", "beam", "relative_density")
 
 
 def physics_fe_settings(meta: dict | None = None) -> dict:
-    """E_s, nu_s, beam and relative density of a data set's linear labels (its meta.json), else the
-    package defaults: the features are computed with the settings of the labels they stand beside."""
-    fe = ((meta or {}).get("labels", {}).get("linear", {}) or {}).get("fe", {}) or {}
+    """E_s, nu_s, beam and relative density of a data set's labels (its meta.json: the linear labels',
+    else the nonlinear labels'), else the package defaults: the features are computed with the settings
+    of the labels they stand beside."""
+    labels = (meta or {}).get("labels", {}) or {}
+    fe = next(((labels.get(kind) or {}).get("fe") for kind in ("linear", "nonlinear")
+               if (labels.get(kind) or {}).get("fe")), None) or {}
     out = {"E_s": DEFAULT_E_S, "nu_s": DEFAULT_NU_S, "beam": DEFAULT_BEAM, "relative_density": DEFAULT_RELATIVE_DENSITY}
     out.update({k: fe[k] for k in _FE_KEYS if k in fe})
     return {"E_s": float(out["E_s"]), "nu_s": float(out["nu_s"]), "beam": str(out["beam"]),

@@ -6,7 +6,7 @@ The paper's method (Fig. 2b, "Gradient-based optimization"):
    ``n_starts`` (100) best, ranked by :func:`~trussvae.design.evaluate.rank_key`;
 2. optimise all starts in parallel with Adam on z, through decode -> threshold -> encode ->
    predictor: the adjacency is thresholded in the forward pass (straight-through gradient of the
-   sigmoid), so the predictor sees the latent of the truss that would actually be built;
+   sigmoid), so the predictor sees the latent of the truss that would actually be built.
    For a model with a physics input (``model.physics=ritz``) the chain's *values* use the physics
    features of each decode, which an FE kernel computes (constants for autograd), so the gradient is
    taken through the same chain with the model's latent-only head (``predict_latent``, a
@@ -81,7 +81,6 @@ class SearchConfig:
             raise ValueError(f"search.threshold must be in (0, 1), got {self.threshold}")
         if self.gradient not in SEARCH_GRADIENTS:
             raise ValueError(f"search.gradient must be one of {list(SEARCH_GRADIENTS)}, got {self.gradient!r}")
-
 
 
 @dataclass
