@@ -120,7 +120,7 @@ class TrussDataModule(pl.LightningDataModule):
                                       or max_train < 2):
             raise ValueError(f"data.max_train must be an integer >= 2 or null (all), got {max_train!r}")
         self.max_train = None if max_train is None else int(max_train)
-        #: FE settings of the physics features (those of the data set's linear labels), set by setup()
+        #: FE settings of the physics features (those of the data set's labels), set by setup()
         self.physics_fe: dict | None = None
         if target not in LABEL_KEYS:
             raise ValueError(f"data.target must be one of {list(LABEL_KEYS)}, got {target!r}")

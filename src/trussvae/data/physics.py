@@ -101,10 +101,13 @@ def load_or_compute_ritz(data_dir: str | Path, adjacency, offsets, hops: int = D
         log.info("%s was made from other settings or rows: recomputing", path)
     log.info("computing %d-hop Ritz features of %d structures (cached in %s)", hops, len(adjacency), path)
     feats = ritz_features(adjacency, offsets, hops, fe)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, features=feats, record=json.dumps(record, sort_keys=True))
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, features=feats, record=json.dumps(record, sort_keys=True))
+        tmp.replace(path)
+    except OSError as exc:  # a read-only data set: use the features, recompute them next time
+        log.warning("could not cache the Ritz features in %s (%s); they will be recomputed next time", path, exc)
     return feats
 
 
