@@ -1,6 +1,6 @@
 """Physics features of design-space structures: the k-hop Rayleigh-Ritz stiffness estimate.
 
-``model.physics=ritz`` gives the encoder, next to the octant adjacency and offsets, the 9 orthotropic
+``model.physics=ritz`` gives the network, next to the octant adjacency and offsets, the 9 orthotropic
 components of :func:`trussvae.fem.ritz.ritz_stiffness_many` computed on the full mirrored periodic
 frame (no learning; 2 hops reach R^2 0.97-1.00 against the FE, ``benchmarks/bench_ritz.py``). The
 features are equivariant under the 48 design-space symmetries exactly like the linear labels
@@ -14,6 +14,7 @@ averaging transform them with the label gather tables instead of recomputing the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -30,7 +31,8 @@ from trussvae.fem.elasticity import (
 )
 from trussvae.fem.ritz import DEFAULT_HOPS, ritz_stiffness_many
 
-__all__ = ["PHYSICS_KINDS", "ritz_features", "load_or_compute_ritz", "physics_fe_settings", "feature_path"]
+__all__ = ["PHYSICS_KINDS", "ritz_features", "load_or_compute_ritz", "physics_fe_settings", "complete_fe",
+           "feature_path"]
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +47,15 @@ def physics_fe_settings(meta: dict | None = None) -> dict:
     else the nonlinear labels'), else the package defaults: the features are computed with the settings
     of the labels they stand beside."""
     labels = (meta or {}).get("labels", {}) or {}
-    fe = next(((labels.get(kind) or {}).get("fe") for kind in ("linear", "nonlinear")
-               if (labels.get(kind) or {}).get("fe")), None) or {}
+    return complete_fe(next(((labels.get(kind) or {}).get("fe") for kind in ("linear", "nonlinear")
+                             if (labels.get(kind) or {}).get("fe")), None))
+
+
+def complete_fe(fe: dict | None = None) -> dict:
+    """The four settings the features depend on: those of ``fe`` (other keys ignored) over the package
+    defaults, as plain floats and a string."""
     out = {"E_s": DEFAULT_E_S, "nu_s": DEFAULT_NU_S, "beam": DEFAULT_BEAM, "relative_density": DEFAULT_RELATIVE_DENSITY}
-    out.update({k: fe[k] for k in _FE_KEYS if k in fe})
+    out.update({k: fe[k] for k in _FE_KEYS if k in (fe or {})})
     return {"E_s": float(out["E_s"]), "nu_s": float(out["nu_s"]), "beam": str(out["beam"]),
             "relative_density": float(out["relative_density"])}
 
@@ -58,7 +65,7 @@ def ritz_features(adjacency, offsets, hops: int = DEFAULT_HOPS, fe: dict | None 
     """(n, 351) adjacency vectors and (n, 27) offsets -> (n, 9) orthotropic components of the k-hop
     Rayleigh-Ritz stiffness (units of E_s). Structures that are not a frame (no strut, a node outside
     its bounds, e.g. a poor decode) get NaN; callers decide what a missing feature means."""
-    fe = physics_fe_settings() if fe is None else {**physics_fe_settings(), **fe}
+    fe = complete_fe(fe)
     adjacency = np.asarray(adjacency)
     offsets = np.asarray(offsets, dtype=np.float64)
     if adjacency.ndim != 2 or offsets.ndim != 2 or len(adjacency) != len(offsets):
@@ -88,7 +95,7 @@ def load_or_compute_ritz(data_dir: str | Path, adjacency, offsets, hops: int = D
                          fe: dict | None = None) -> np.ndarray:
     """The (n, 9) Ritz features of a store's structures, from the cache when it was made with the same
     hops, FE settings and rows (checked by a checksum of the inputs), else computed and cached."""
-    fe = physics_fe_settings() if fe is None else {**physics_fe_settings(), **fe}
+    fe = complete_fe(fe)
     adjacency = np.ascontiguousarray(np.asarray(adjacency, dtype=np.uint8))
     offsets = np.ascontiguousarray(np.asarray(offsets, dtype=np.float32))
     record = {"kind": "ritz", "hops": int(hops), "fe": fe, "n": int(len(adjacency)),
@@ -112,8 +119,6 @@ def load_or_compute_ritz(data_dir: str | Path, adjacency, offsets, hops: int = D
 
 
 def _checksum(adjacency: np.ndarray, offsets: np.ndarray) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     h.update(adjacency.tobytes())
     h.update(offsets.tobytes())

@@ -122,18 +122,27 @@ def check_model(model, objective) -> None:
                          f"this checkpoint predicts {model.target!r} properties")
 
 
-def predict_props(model, objective, adj, offsets):
-    """Predicted properties of the trusses (adj, offsets): (B, 6, 6) stiffness or (B, 13) curve."""
-    _, y_norm = model.predict_inputs(adj, offsets)  # with the structures' own physics features, if any
+def _props(model, objective, y_norm):
+    """Normalised predictions -> (B, 6, 6) stiffness (linear targets) or the (B, 13) curve."""
     y = model.denormalise(y_norm)
     return orthotropic_to_voigt(y) if objective.kind == "linear" else y
 
 
+def _chain_props(model, objective, adj, offsets):
+    """Latent means of the trusses (adj, offsets) and their predicted properties (with the structures'
+    own physics features, if the model has them)."""
+    mu, y_norm = model.predict_inputs(adj, offsets)
+    return mu, _props(model, objective, y_norm)
+
+
+def predict_props(model, objective, adj, offsets):
+    """Predicted properties of the trusses (adj, offsets): (B, 6, 6) stiffness or (B, 13) curve."""
+    return _chain_props(model, objective, adj, offsets)[1]
+
+
 def _latent_props(model, objective, mu):
     """Properties predicted from latents alone (``predict_latent``; the model's predictor without one)."""
-    head = getattr(model, "predict_latent", model.predict)
-    y = model.denormalise(head(mu))
-    return orthotropic_to_voigt(y) if objective.kind == "linear" else y
+    return _props(model, objective, getattr(model, "predict_latent", model.predict)(mu))
 
 
 def _straight_through(value: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
@@ -192,11 +201,11 @@ def latent_search(model, evaluator: Evaluator, adjacency: np.ndarray, offsets: n
         prob, off = model.decode(z)
         hard = (prob > cfg.threshold).float()
         adj = hard + prob - prob.detach()  # straight-through
-        props = predict_props(model, objective, adj, off)
+        mu, props = _chain_props(model, objective, adj, off)
         if cfg.gradient == "latent":  # the chain's value, the latent head's gradient at z (straight-through)
             props = _straight_through(props, _latent_props(model, objective, z))
         elif getattr(model, "latent_predictor", None) is not None:  # the same chain through the latent head
-            props = _straight_through(props, _latent_props(model, objective, model.encode(adj, off)[0]))
+            props = _straight_through(props, _latent_props(model, objective, mu))
         loss_each = objective.loss(props)
         path.append(objective.value(props).detach().cpu().numpy())
         path_props.append(props.detach().cpu().numpy())

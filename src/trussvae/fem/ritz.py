@@ -55,12 +55,17 @@ def _pinv_sym(A, cut):
 
 
 @nb.njit(cache=True)
+def _node_block(k):
+    """First reduced DOF and width of node ``k``'s block: node 0 keeps its 3 rotations, the others 6 DOFs."""
+    return (0, 3) if k == 0 else (6 * k - 3, 6)
+
+
+@nb.njit(cache=True)
 def _apply_blocks(P, X):
-    """Block-diagonal preconditioner (n_nodes, 6, 6) times X (n, m); node 0 has 3 DOFs, the others 6."""
+    """Block-diagonal preconditioner (n_nodes, 6, 6) times X (n, m) (blocks of :func:`_node_block`)."""
     Y = np.zeros_like(X)
     for k in range(P.shape[0]):
-        a = 0 if k == 0 else 6 * k - 3
-        w = 3 if k == 0 else 6
+        a, w = _node_block(k)
         for i in range(w):
             for c in range(X.shape[1]):
                 acc = 0.0
@@ -88,12 +93,11 @@ def ritz_batch(node_off, strut_off, cells, nodes, struts, shifts, radii, E, nu, 
         if hops <= 0:
             C[s] = Ks / vol
             continue
-        # block-Jacobi preconditioner: node 0 keeps its 3 rotations, every other node 6 DOFs
+        # block-Jacobi preconditioner: the pseudo-inverse of every node's block of K
         P = np.zeros((n_used, 6, 6))
         for k in range(n_used):
-            a = 0 if k == 0 else 6 * k - 3
-            b = 3 if k == 0 else 6 * k + 3
-            P[k, :b - a, :b - a] = _pinv_sym(K[a:b, a:b].copy(), _EIG_CUT)
+            a, w = _node_block(k)
+            P[k, :w, :w] = _pinv_sym(K[a:a + w, a:a + w].copy(), _EIG_CUT)
         m = 6 * hops
         W = np.zeros((n, m))
         V = _apply_blocks(P, np.ascontiguousarray(F.T))

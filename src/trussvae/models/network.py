@@ -63,7 +63,7 @@ import torch
 from torch import nn
 
 from trussvae.data.normalization import LabelNormalizer
-from trussvae.data.physics import PHYSICS_KINDS, physics_fe_settings, ritz_features
+from trussvae.data.physics import PHYSICS_KINDS, complete_fe, ritz_features
 from trussvae.design_space.truss_graph import DESIGN_SPACE_VERSION, TrussGraph
 from trussvae.models.admissible import AdmissibleStiffnessHead
 from trussvae.models.augment import SymmetryTables, allowed_operations
@@ -176,7 +176,7 @@ class TrussVAENet(nn.Module):
         self.physics = physics
         self.physics_input = physics_input
         self.physics_hops = int(physics_hops)
-        self.physics_fe = physics_fe_settings() if physics_fe is None else {**physics_fe_settings(), **physics_fe}
+        self.physics_fe = complete_fe(physics_fe)
         #: latent-only head beside the physics head (physics_input="predictor"; module doc)
         self.latent_predictor = (PropertyPredictor(self.layout.d, pred_hidden, k, dropout, **act)
                                  if n_phys else None)

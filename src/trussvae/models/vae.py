@@ -141,11 +141,6 @@ class TrussVAE(pl.LightningModule):
         return self.net.latent_dim
 
     @property
-    def physics(self) -> str:
-        """The network's physics input (``"none"`` or ``"ritz"``)."""
-        return self.net.physics
-
-    @property
     def latent_predictor(self):
         """The latent-only property head of a physics network (None otherwise)."""
         return self.net.latent_predictor
