@@ -15,18 +15,26 @@ errors weigh 4x; the released code's loss, and the units of its node R^2), with 
 :mod:`trussvae.data.normalization`). ``beta(t)``: :mod:`trussvae.models.kl_schedules`. The optional
 MMD term (beyond the paper, ``w_mmd`` > 0) matches the aggregate posterior to the prior:
 :mod:`trussvae.models.mmd`.
+
+The optional dangling term (beyond the paper, ``w_dangling`` > 0 in :class:`~trussvae.models.TrussVAE`):
+:func:`expected_dangling` of the decoder's adjacency probabilities at latents drawn from N(0, I), the
+expected number of full-cell nodes with exactly one strut (the validity rule ``dangling`` of
+:mod:`trussvae.design_space.validity`, the most frequent reason a prior sample decodes invalid).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from trussvae.data.graphs import active_dofs
+from trussvae.design_space import octant
 from trussvae.models.mmd import mmd_imq
 from trussvae.models.paper_metrics import PAPER_OFFSET_FACTOR
 
-__all__ = ["kl_divergence", "loss_parts", "weighted_loss", "ADJACENCY_LOSSES", "FEATURE_LOSSES", "FEATURE_WEIGHTINGS"]
+__all__ = ["kl_divergence", "expected_dangling", "dangling_incidence", "loss_parts", "weighted_loss",
+           "ADJACENCY_LOSSES", "FEATURE_LOSSES", "FEATURE_WEIGHTINGS"]
 
 ADJACENCY_LOSSES = ("bce", "mse")
 FEATURE_LOSSES = ("all", "active")
@@ -37,6 +45,48 @@ _PAPER_WEIGHTS = torch.as_tensor(PAPER_OFFSET_FACTOR ** 2, dtype=torch.float32)
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """(B, d), (B, d) -> (B,) KL(N(mu, exp(logvar)) || N(0, I))."""
     return 0.5 * (logvar.exp() + mu ** 2 - 1.0 - logvar).sum(-1)
+
+
+def dangling_incidence() -> torch.Tensor:
+    """(64, 351) float: entry ``[v, e]`` = how many struts of the full periodic cell that the octant
+    strut ``e`` creates end at full-cell node ``v`` (its degree contribution, 0 to 8: the strut's
+    mirror images, :data:`~trussvae.design_space.octant.STRUT_IMAGES`, that meet at a node on mirror
+    planes). The full-cell degree of node ``v`` is ``incidence[v] @ adjacency``, exactly as the
+    validity rules count it."""
+    inc = np.zeros((octant.N_FULL_NODES, octant.N_EDGES_CANDIDATE))
+    for e, ids in enumerate(octant.STRUT_IMAGES):
+        for s in ids[ids >= 0]:
+            i, j = octant.FULL_STRUT_NODES[s]
+            inc[i, e] += 1.0
+            inc[j, e] += 1.0
+    return torch.as_tensor(inc, dtype=torch.float32)
+
+
+_INCIDENCE = dangling_incidence()
+
+
+def expected_dangling(adj_logits: torch.Tensor) -> torch.Tensor:
+    """(B, 351) adjacency logits -> (B,) expected number of dangling full-cell nodes (validity rule
+    ``dangling``: an active node with fewer than two struts in the full cell) when the struts are drawn
+    independently with probabilities ``sigmoid(adj_logits)``.
+
+    A node of an active octant node has degree >= 1, so it dangles iff its degree is exactly 1: one of
+    its struts of degree contribution 1 present and every other incident strut absent,
+    ``P = prod_{e at v} (1 - p_e) * sum_{e: contribution 1} p_e / (1 - p_e)``, evaluated in log space
+    (``log(1 - p) = -softplus(l)``, ``p / (1 - p) = exp(l)``). Differentiable in the logits; with hard
+    0/1 probabilities it is the count of the validity rules.
+    """
+    inc = _INCIDENCE.to(adj_logits)
+    at_node = (inc > 0).to(adj_logits)                                    # (64, 351)
+    single = (inc == 1).to(adj_logits)
+    log_none = -(F.softplus(adj_logits) @ at_node.T)                      # (B, 64) log P(no strut at v)
+    # log sum_{e single at v} exp(l_e), shifted by each row's max logit (clamped: an underflowing sum
+    # belongs to a node whose struts are all far less likely than the row's likeliest, P ~ 0 there)
+    m = adj_logits.detach().max(-1, keepdim=True).values
+    log_one = torch.log((torch.exp(adj_logits - m) @ single.T).clamp_min(torch.finfo(m.dtype).tiny)) + m
+    has_single = single.sum(-1) > 0      # a node on mirror planes whose every strut doubles cannot dangle
+    p = torch.exp(log_none + log_one) * has_single.to(adj_logits)
+    return p.sum(-1)
 
 
 def loss_parts(batch: dict, out: dict, adjacency_loss: str = "bce", feature_loss: str = "all",
@@ -79,12 +129,14 @@ def loss_parts(batch: dict, out: dict, adjacency_loss: str = "bce", feature_loss
 
 
 def weighted_loss(parts: dict[str, torch.Tensor], w_adj: float, w_feat: float, w_prop: float,
-                  w_mmd: float = 0.0) -> torch.Tensor:
-    """The loss without its KL term: ``w_adj L_A + w_feat L_x + w_prop L_S [+ w_mmd MMD]``
-    (add ``beta * parts["kl"]`` for the loss at a KL weight ``beta``)."""
+                  w_mmd: float = 0.0, w_dangling: float = 0.0) -> torch.Tensor:
+    """The loss without its KL term: ``w_adj L_A + w_feat L_x + w_prop L_S [+ w_mmd MMD]
+    [+ w_dangling D]`` (add ``beta * parts["kl"]`` for the loss at a KL weight ``beta``)."""
     loss = w_adj * parts["adjacency"] + w_feat * parts["features"] + w_prop * parts["property"]
     if "property_latent" in parts:
         loss = loss + w_prop * parts["property_latent"]
     if "mmd" in parts:
         loss = loss + w_mmd * parts["mmd"]
+    if "dangling" in parts:
+        loss = loss + w_dangling * parts["dangling"]
     return loss

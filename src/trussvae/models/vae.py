@@ -41,7 +41,14 @@ from trussvae.models import kl_schedules
 from trussvae.models.augment import AUGMENT_KINDS, allowed_operations
 from trussvae.models.checkpoint import DATA_KEY, dataset_record, upgrade_state_dict
 from trussvae.models.latent import LatentLayout
-from trussvae.models.losses import ADJACENCY_LOSSES, FEATURE_LOSSES, FEATURE_WEIGHTINGS, loss_parts, weighted_loss
+from trussvae.models.losses import (
+    ADJACENCY_LOSSES,
+    FEATURE_LOSSES,
+    FEATURE_WEIGHTINGS,
+    expected_dangling,
+    loss_parts,
+    weighted_loss,
+)
 from trussvae.models.lr_schedules import LR_SCHEDULERS, warmup_cosine_factor
 from trussvae.models.metrics import adjacency_accuracy, admissible_fraction, exact_topology
 from trussvae.models.network import TrussVAENet
@@ -72,7 +79,8 @@ class TrussVAE(pl.LightningModule):
                  admissible_samples: int = 100_000, prior_components: int = 0, prior_fit_samples: int = 100_000,
                  prior_fit_iterations: int = 50, physics: str = "none", physics_hops: int = 2,
                  physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
-                 feature_weighting: str = "none", physics_input: str = "predictor"):
+                 feature_weighting: str = "none", physics_input: str = "predictor",
+                 w_dangling: float = 0.0, dangling_samples: int = 256):
         super().__init__()
         self.save_hyperparameters()
         if augment not in AUGMENT_KINDS:
@@ -83,7 +91,10 @@ class TrussVAE(pl.LightningModule):
         for name, value in [("tta", tta), ("admissible", admissible)]:
             if not isinstance(value, bool | np.bool_):
                 raise ValueError(f"model.{name} must be true or false, got {value!r}")
+        if isinstance(w_dangling, bool) or not isinstance(w_dangling, int | float) or not w_dangling >= 0:
+            raise ValueError(f"model.w_dangling must be a number >= 0, got {w_dangling!r}")
         for name, value, low in [("admissible_samples", admissible_samples, 0),
+                                 ("dangling_samples", dangling_samples, 1),
                                  ("prior_fit_samples", prior_fit_samples, 1),
                                  ("prior_fit_iterations", prior_fit_iterations, 1)]:
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
@@ -244,14 +255,25 @@ class TrussVAE(pl.LightningModule):
     def losses(self, batch: dict, out: dict) -> dict[str, torch.Tensor]:
         """Batch means of the loss terms (:func:`~trussvae.models.losses.loss_parts`)."""
         h = self.hparams
-        return loss_parts(batch, out, h.adjacency_loss, h.feature_loss, bool(h.w_mmd), h.mmd_samples,
-                          h.get("feature_weighting", "none"))
+        parts = loss_parts(batch, out, h.adjacency_loss, h.feature_loss, bool(h.w_mmd), h.mmd_samples,
+                           h.get("feature_weighting", "none"))
+        if h.get("w_dangling", 0.0):
+            parts["dangling"] = self.prior_dangling()
+        return parts
+
+    def prior_dangling(self, n: int | None = None) -> torch.Tensor:
+        """Mean :func:`~trussvae.models.losses.expected_dangling` of the decoder at ``n`` (default
+        ``dangling_samples``) latents z ~ N(0, I) drawn from torch's generator: the expected number of
+        dangling full-cell nodes of a prior sample's decode (differentiable; only the decoder sees it)."""
+        n = int(self.hparams.get("dangling_samples", 256) if n is None else n)
+        z = torch.randn(n, self.latent_dim, device=self.device)
+        return expected_dangling(self.net.decode_logits(z)[0]).mean()
 
     def _step(self, batch: dict, stage: str, beta: float) -> tuple[torch.Tensor, dict]:
         out = self(batch["adj"], batch["offsets"], sample=True, phys=batch.get("phys"))
         parts = self.losses(batch, out)
         h = self.hparams
-        recon_prop = weighted_loss(parts, h.w_adj, h.w_feat, h.w_prop, h.w_mmd)
+        recon_prop = weighted_loss(parts, h.w_adj, h.w_feat, h.w_prop, h.w_mmd, h.get("w_dangling", 0.0))
         loss = recon_prop + beta * parts["kl"]
         B = batch["adj"].shape[0]
         # objective: the loss at the target beta_max, independent of where the schedule is (checkpointing)
