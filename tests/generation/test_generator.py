@@ -135,3 +135,21 @@ def test_fast_to_frame_equals_validated_construction(structures):
         np.testing.assert_array_equal(checked.nodes, f.nodes)
         np.testing.assert_array_equal(checked.shifts, f.shifts)
         assert checked.relative_density() == pytest.approx(0.15, rel=1e-12)
+
+
+def test_small_chunks_grow_their_library_and_full_chunks_are_unchanged():
+    import hashlib
+
+    # 200 structures from a 20-structure library: its distinct pairs run out in the first pass
+    # (mostly duplicates), the second pass grows the library (this raised RuntimeError before)
+    c = generate_chunk(11, 0, 200)
+    assert len(c.hashes) == len(set(c.hashes)) == 200
+    assert c.stats["rejections"]["library_extended"] > 0
+    assert all(g.validate() == [] for g in c.graphs())
+    assert len(generate_structures(200, seed=11)) == 200
+    # a chunk the first pass fills is exactly what the generator made before the second pass existed
+    # (digest of its canonical hashes, recorded with the code of commit 907aa48)
+    full = generate_chunk(0, 3, 250)
+    assert "library_extended" not in full.stats["rejections"]
+    digest = hashlib.sha256("".join(full.hashes).encode()).hexdigest()
+    assert digest == "689f9e043fcbc0a9733ec3e55776fd77c2e6ea70bb9ee3f7261ba8fce5fd081b"

@@ -10,7 +10,10 @@ seed, the chunk size and the parameters. Within a chunk:
 2. the rest of the chunk: superpositions of two library structures drawn with repetition
    (:func:`~trussvae.generation.superposition.superpose`), crossing struts split at template
    nodes, then validated;
-3. every structure is kept once (canonical hash); rejections are counted by reason.
+3. every structure is kept once (canonical hash); rejections are counted by reason;
+4. only if the chunk is still short (small chunks, whose small library has too few distinct pairs):
+   the library grows one perturbed seed at a time, each new member superposed with up to
+   ``EXTENSION_PARTNERS`` others (counted as ``library_extended``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from trussvae.generation.superposition import split_intersections, superpose
 GENERATOR_VERSION = "1.0"
 #: smallest perturbed library per chunk (superpositions need variety)
 MIN_LIBRARY = 16
+#: superpositions of each structure added to the library when a chunk's first pass falls short
+EXTENSION_PARTNERS = 8
 
 
 @dataclass(frozen=True)
@@ -121,18 +126,37 @@ def generate_chunk(seed: int, chunk_id: int, chunk_size: int, config: GeneratorC
         g = perturb(seeds[rng.integers(len(seeds))], rng, config.perturbation, stats=stats)
         if keep(g, 0):
             library.append(g)
-    while len(kept) < chunk_size and attempts < budget:
-        attempts += 1
-        a, b = rng.integers(len(library), size=2)
-        g, why = split_intersections(superpose(library[a], library[b]), config.max_splits)
+    def superposition(a: TrussGraph, b: TrussGraph) -> None:
+        g, why = split_intersections(superpose(a, b), config.max_splits)
         if g is None:
             stats[why] += 1
-            continue
+            return
         bad = check(g.edges, g.positions, DEFAULT_RULES, first_only=True)
         if bad:
             stats[f"invalid:{bad[0][0]}"] += 1
-            continue
+            return
         keep(g, 1)
+
+    while len(kept) < chunk_size and attempts < budget:
+        attempts += 1
+        a, b = rng.integers(len(library), size=2)
+        superposition(library[a], library[b])
+    # A small chunk can exhaust the distinct pairs of its small library (the rejections are then mostly
+    # duplicates): grow the library by one perturbed seed at a time and superpose each new member with
+    # a few others, within a second budget. A chunk that the first pass fills never gets here, so the
+    # output of every such chunk (every data set built so far) is unchanged.
+    while len(kept) < chunk_size and attempts < 2 * budget:
+        attempts += 1
+        g = perturb(seeds[rng.integers(len(seeds))], rng, config.perturbation, stats=stats)
+        if not keep(g, 0):
+            continue
+        stats["library_extended"] += 1
+        library.append(g)
+        for b in rng.permutation(len(library) - 1)[:EXTENSION_PARTNERS]:
+            if len(kept) >= chunk_size:
+                break
+            attempts += 1
+            superposition(g, library[b])
     if len(kept) < chunk_size:
         raise RuntimeError(f"chunk {chunk_id}: only {len(kept)} of {chunk_size} unique valid structures after "
                            f"{attempts} attempts (rejections: {dict(stats)}); loosen the generator parameters")
