@@ -102,3 +102,21 @@ def test_training_term_is_logged_weighted_and_validated():
             TrussVAE(w_dangling=bad)
     with pytest.raises(ValueError, match="dangling_samples"):
         TrussVAE(dangling_samples=0)
+    with pytest.raises(ValueError, match="dangling_on"):
+        TrussVAE(dangling_on="posterior")
+
+
+def test_dangling_on_both_adds_the_batch_reconstructions():
+    g = torch.Generator().manual_seed(1)
+    b = {"adj": (torch.rand(16, 351, generator=g) < 0.05).float(), "offsets": torch.zeros(16, 27),
+         "y": torch.randn(16, 9, generator=g), "index": torch.arange(16)}
+    prior = TrussVAE(d_A=6, d_x=5, d_Ax=2, w_dangling=1.0, dangling_samples=64)
+    both = TrussVAE(d_A=6, d_x=5, d_Ax=2, w_dangling=1.0, dangling_samples=64, dangling_on="both")
+    both.load_state_dict(prior.state_dict())
+    out = prior(b["adj"], b["offsets"], sample=False)
+    torch.manual_seed(5)
+    d_prior = prior.losses(b, out)["dangling"]
+    torch.manual_seed(5)  # the same prior draws
+    d_both = both.losses(b, out)["dangling"]
+    expect = d_prior + expected_dangling(out["adj_logits"]).mean()
+    assert d_both.item() == pytest.approx(expect.item(), rel=1e-6)

@@ -54,7 +54,10 @@ from trussvae.models.metrics import adjacency_accuracy, admissible_fraction, exa
 from trussvae.models.network import TrussVAENet
 from trussvae.models.validity import sample_validity
 
-__all__ = ["TrussVAE"]
+__all__ = ["TrussVAE", "DANGLING_ON"]
+
+#: where the dangling-node term acts: decodes of z ~ N(0, I) only, or also the batch's reconstructions
+DANGLING_ON = ("prior", "both")
 
 
 class TrussVAE(pl.LightningModule):
@@ -80,7 +83,7 @@ class TrussVAE(pl.LightningModule):
                  prior_fit_iterations: int = 50, physics: str = "none", physics_hops: int = 2,
                  physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
                  feature_weighting: str = "none", physics_input: str = "predictor",
-                 w_dangling: float = 0.0, dangling_samples: int = 256):
+                 w_dangling: float = 0.0, dangling_samples: int = 256, dangling_on: str = "prior"):
         super().__init__()
         self.save_hyperparameters()
         if augment not in AUGMENT_KINDS:
@@ -93,6 +96,8 @@ class TrussVAE(pl.LightningModule):
                 raise ValueError(f"model.{name} must be true or false, got {value!r}")
         if isinstance(w_dangling, bool) or not isinstance(w_dangling, int | float) or not w_dangling >= 0:
             raise ValueError(f"model.w_dangling must be a number >= 0, got {w_dangling!r}")
+        if dangling_on not in DANGLING_ON:
+            raise ValueError(f"model.dangling_on must be one of {list(DANGLING_ON)}, got {dangling_on!r}")
         for name, value, low in [("admissible_samples", admissible_samples, 0),
                                  ("dangling_samples", dangling_samples, 1),
                                  ("prior_fit_samples", prior_fit_samples, 1),
@@ -259,6 +264,8 @@ class TrussVAE(pl.LightningModule):
                            h.get("feature_weighting", "none"))
         if h.get("w_dangling", 0.0):
             parts["dangling"] = self.prior_dangling()
+            if h.get("dangling_on", "prior") == "both":  # also the batch's own decodes (no extra decode)
+                parts["dangling"] = parts["dangling"] + expected_dangling(out["adj_logits"]).mean()
         return parts
 
     def prior_dangling(self, n: int | None = None) -> torch.Tensor:
