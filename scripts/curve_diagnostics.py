@@ -14,8 +14,6 @@ max stress, and the median relative error of the first point. docs/model.md, "No
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,6 +21,7 @@ import torch
 from trussvae.data.splits import split_path
 from trussvae.io.store import LatticeStore
 from trussvae.models import load_network
+from trussvae.models.checkpoint import run_checkpoint
 from trussvae.models.evaluation import curve_metrics
 
 
@@ -33,9 +32,7 @@ def main() -> None:
     ap.add_argument("--data", default=None, help="data set (default: the one the checkpoint records)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    ckpt = Path(args.run)
-    if ckpt.is_dir():
-        ckpt = Path(json.loads((ckpt / "metrics.json").read_text())["best_checkpoint"])
+    ckpt = run_checkpoint(args.run)
     net, info = load_network(ckpt)
     if net.target != "nonlinear":
         raise SystemExit(f"{ckpt} predicts {net.target!r} labels, not curves (train with data.target=nonlinear)")

@@ -12,8 +12,6 @@ of the true offsets; then the strict all-DOF R^2 (``node_r2_dof``) and the paper
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,6 +21,7 @@ from trussvae.data.splits import split_path
 from trussvae.design_space import octant
 from trussvae.io.store import LatticeStore
 from trussvae.models import load_network
+from trussvae.models.checkpoint import run_checkpoint
 from trussvae.models.paper_metrics import AXES, paper_offsets
 
 
@@ -37,9 +36,7 @@ def main() -> None:
     ap.add_argument("--split", default="test", choices=["train", "val", "test"])
     args = ap.parse_args()
     torch.set_num_threads(1)
-    ckpt = Path(args.run)
-    if ckpt.is_dir():
-        ckpt = Path(json.loads((ckpt / "metrics.json").read_text())["best_checkpoint"])
+    ckpt = run_checkpoint(args.run)
     net, info = load_network(ckpt)
     net.eval()
     data = info["data_dir"]

@@ -17,6 +17,7 @@ alone (``torch.load(weights_only=True)``: no code from the file is run).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -25,8 +26,8 @@ import torch
 from trussvae.io.store import LatticeStore
 from trussvae.models.network import TrussVAENet
 
-__all__ = ["load_network", "dataset_record", "train_fingerprint", "upgrade_state_dict", "network_state_dict",
-           "store_prior", "CheckpointError", "DATA_KEY", "NET_PREFIX"]
+__all__ = ["load_network", "run_checkpoint", "dataset_record", "train_fingerprint", "upgrade_state_dict",
+           "network_state_dict", "store_prior", "CheckpointError", "DATA_KEY", "NET_PREFIX"]
 
 #: checkpoint key of the data set record
 DATA_KEY = "trussvae_data"
@@ -115,6 +116,21 @@ def _read(path: Path, map_location) -> dict:
     if missing:
         raise CheckpointError(f"{path} is not a trussvae training checkpoint: its hyper-parameters lack {missing}")
     return ckpt
+
+
+def run_checkpoint(run_or_ckpt: str | Path) -> Path:
+    """The checkpoint a training run folder reports as best (``best_checkpoint`` of its metrics.json),
+    or ``run_or_ckpt`` itself when it is a file."""
+    p = Path(run_or_ckpt)
+    if p.is_file():
+        return p
+    metrics = p / "metrics.json"
+    if not metrics.is_file():
+        raise FileNotFoundError(f"{p} is neither a checkpoint file nor a training run folder with a metrics.json")
+    best = json.loads(metrics.read_text()).get("best_checkpoint")
+    if not best:
+        raise FileNotFoundError(f"{metrics} names no best_checkpoint (the run did not finish training)")
+    return Path(best)
 
 
 def load_network(ckpt_path: str | Path, map_location="cpu") -> tuple[TrussVAENet, dict]:
