@@ -17,9 +17,10 @@ MMD term (beyond the paper, ``w_mmd`` > 0) matches the aggregate posterior to th
 :mod:`trussvae.models.mmd`.
 
 The optional dangling term (beyond the paper, ``w_dangling`` > 0 in :class:`~trussvae.models.TrussVAE`):
-:func:`expected_dangling` of the decoder's adjacency probabilities at latents drawn from N(0, I), the
-expected number of full-cell nodes with exactly one strut (the validity rule ``dangling`` of
-:mod:`trussvae.design_space.validity`, the most frequent reason a prior sample decodes invalid).
+:func:`expected_dangling` of the decoder's adjacency probabilities at latents drawn from N(0, I) (with
+``dangling_on="both"`` also at the batch's reconstructions), the expected number of full-cell nodes
+with exactly one strut (the validity rule ``dangling`` of :mod:`trussvae.design_space.validity`, the
+most frequent reason a prior sample decodes invalid).
 """
 
 from __future__ import annotations
