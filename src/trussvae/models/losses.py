@@ -64,6 +64,10 @@ def dangling_incidence() -> torch.Tensor:
 
 
 _INCIDENCE = dangling_incidence()
+#: (64, 351) struts that touch each full-cell node; those that add exactly 1 to its degree
+_AT_NODE, _SINGLE = (_INCIDENCE > 0).float(), (_INCIDENCE == 1).float()
+#: (64,) nodes that can dangle at all (a node on mirror planes whose every strut doubles cannot)
+_CAN_DANGLE = (_SINGLE.sum(-1) > 0).float()
 
 
 def expected_dangling(adj_logits: torch.Tensor) -> torch.Tensor:
@@ -77,17 +81,13 @@ def expected_dangling(adj_logits: torch.Tensor) -> torch.Tensor:
     (``log(1 - p) = -softplus(l)``, ``p / (1 - p) = exp(l)``). Differentiable in the logits; with hard
     0/1 probabilities it is the count of the validity rules.
     """
-    inc = _INCIDENCE.to(adj_logits)
-    at_node = (inc > 0).to(adj_logits)                                    # (64, 351)
-    single = (inc == 1).to(adj_logits)
+    at_node, single, can = (t.to(adj_logits) for t in (_AT_NODE, _SINGLE, _CAN_DANGLE))
     log_none = -(F.softplus(adj_logits) @ at_node.T)                      # (B, 64) log P(no strut at v)
     # log sum_{e single at v} exp(l_e), shifted by each row's max logit (clamped: an underflowing sum
     # belongs to a node whose struts are all far less likely than the row's likeliest, P ~ 0 there)
     m = adj_logits.detach().max(-1, keepdim=True).values
     log_one = torch.log((torch.exp(adj_logits - m) @ single.T).clamp_min(torch.finfo(m.dtype).tiny)) + m
-    has_single = single.sum(-1) > 0      # a node on mirror planes whose every strut doubles cannot dangle
-    p = torch.exp(log_none + log_one) * has_single.to(adj_logits)
-    return p.sum(-1)
+    return (torch.exp(log_none + log_one) * can).sum(-1)
 
 
 def loss_parts(batch: dict, out: dict, adjacency_loss: str = "bce", feature_loss: str = "all",
