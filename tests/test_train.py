@@ -139,6 +139,16 @@ def test_nonlinear_target_records_curve_metrics_and_topology_split(nonlinear_sto
     assert info["split"] == "topology"
 
 
+def test_nonlinear_curves_relative_to_the_ritz_estimate_train_and_reload(nonlinear_store, tmp_path):
+    cfg = _cfg(nonlinear_store.root, tmp_path / "run", "logger=none", "data.target=nonlinear", "data.batch_size=16",
+               "model.physics=ritz", "model.physics_hops=1", "model.curve_baseline=ritz",
+               "callbacks.paper_metrics.validation=false", "model.admissible_samples=0")
+    metrics = train(_plain(cfg))
+    assert np.isfinite(metrics["test/curve_nrmse_global"]) and metrics["test/curve_nrmse_global"] > 0
+    net, _ = load_network(metrics["best_checkpoint"])
+    assert net.curve_baseline == "ritz" and net.physics == "ritz"
+
+
 def test_config_typo_fails_clearly(labelled_store, tmp_path):
     with pytest.raises(ConfigCompositionException, match="d_Aa"):
         _cfg(labelled_store.root, tmp_path, "model.d_Aa=6")

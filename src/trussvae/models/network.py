@@ -39,6 +39,14 @@ construction; ``predict`` still returns normalised values); ``prior_components=K
 * ``physics_input="encoder"``: a small MLP of the features is added to ``mu`` (the latent must carry
   them; measured to cost reconstruction, docs/model.md).
 
+``curve_baseline="ritz"`` (nonlinear target with the predictor-side physics input): the physics head
+predicts each compression curve *relative to its own linear estimate*, ``sigma_k = E3_R eps_k
+exp(h_k)`` with ``E3_R`` the Young's modulus along e3 of the Ritz estimate (:func:`ritz_modulus_e3`,
+uniaxial stress as in the labels) and ``h`` the head's outputs (log secant-modulus ratios), so the
+physics sets every curve's level and slope at small strain and the network learns its shape.
+Measured on 20,000 labelled curves: ``sigma(0.5%) / (E3_R 0.005)`` has median 0.993 (p0.1 0.39), the
+ratio falls to a median 0.16 at 24.5% (buckling). ``predict`` still returns normalised stresses.
+
 Callers may pass ``phys`` (the data module's cached features); :meth:`TrussVAENet.predict_inputs` and
 :meth:`TrussVAENet.encode` compute it from ``adj`` and ``offsets`` when it is not given (numba FE
 kernels, ~0.6 ms a structure), so decode -> threshold -> encode -> predict works unchanged in inverse
@@ -65,6 +73,7 @@ from torch import nn
 from trussvae.data.normalization import LabelNormalizer
 from trussvae.data.physics import PHYSICS_KINDS, complete_fe, ritz_features
 from trussvae.design_space.truss_graph import DESIGN_SPACE_VERSION, TrussGraph
+from trussvae.fem.elasticity import LABEL_STRAINS
 from trussvae.models.admissible import AdmissibleStiffnessHead
 from trussvae.models.augment import SymmetryTables, allowed_operations
 from trussvae.models.decoders import AdjacencyDecoder, NodeFeatureDecoder
@@ -74,7 +83,8 @@ from trussvae.models.latent import LatentLayout
 from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.predictor import PropertyPredictor
 
-__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS", "PHYS_SCALE", "PHYSICS_INPUTS"]
+__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS", "PHYS_SCALE", "PHYSICS_INPUTS",
+           "CURVE_BASELINES", "ritz_modulus_e3"]
 
 TARGETS = ("linear", "nonlinear")
 ENCODERS = ("mlp", "gnn", "frame")
@@ -86,6 +96,22 @@ _OFF_DIAGONAL = (1, 2, 4)
 PHYS_SCALE = 1e-4
 #: where the physics features enter (``physics_input``)
 PHYSICS_INPUTS = ("predictor", "encoder")
+#: what a nonlinear network's physics head predicts its curves relative to (``curve_baseline``)
+CURVE_BASELINES = ("none", "ritz")
+#: bound of the predicted log secant-modulus ratio (exp(4) = 55: far above any label, 1.4 at most)
+_LOG_RATIO_MAX = 4.0
+
+
+def ritz_modulus_e3(phys: torch.Tensor) -> torch.Tensor:
+    """(B, 9) orthotropic stiffness components (``ORTHOTROPIC_NAMES`` order) -> (B,) Young's modulus along
+    e3 under uniaxial stress, ``1 / S33 = det(N) / (C1111 C2222 - C1122^2)`` of the 3x3 normal block ``N``
+    (float64). 0 where it is not positive and finite (no frame: zero features, or a mechanism)."""
+    c = phys.double()
+    c11, c12, c13, c22, c23, c33 = (c[:, i] for i in range(6))
+    det = c11 * (c22 * c33 - c23 * c23) - c12 * (c12 * c33 - c23 * c13) + c13 * (c12 * c23 - c22 * c13)
+    minor = c11 * c22 - c12 * c12
+    e3 = det / torch.where(minor > 0, minor, torch.ones_like(minor))
+    return torch.where((minor > 0) & torch.isfinite(e3) & (e3 > 0), e3, torch.zeros_like(e3))
 
 
 class TrussVAENet(nn.Module):
@@ -115,6 +141,8 @@ class TrussVAENet(nn.Module):
         physics_hops: its relaxation hops.  physics_fe: its FE settings (E_s, nu_s, beam,
             relative_density; those of the training data's labels).
         physics_hidden: hidden sizes of the physics-feature MLP (``physics_input="encoder"``).
+        curve_baseline: ``"none"`` or ``"ritz"`` (nonlinear curves relative to the Ritz linear estimate,
+            module doc; needs ``target="nonlinear"``, ``physics="ritz"``, ``physics_input="predictor"``).
     """
 
     def __init__(self, d_A: int = 10, d_x: int = 10, d_Ax: int = 4, encoder: str = "mlp",
@@ -127,13 +155,14 @@ class TrussVAENet(nn.Module):
                  design_space_version: str = DESIGN_SPACE_VERSION, admissible: bool = False,
                  prior_components: int = 0, physics: str = "none", physics_hops: int = 2,
                  physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
-                 physics_input: str = "predictor"):
+                 physics_input: str = "predictor", curve_baseline: str = "none"):
         config = {name: _plain(value) for name, value in locals().items() if name in NETWORK_KEYS}
         super().__init__()
         for name, value, allowed in [("encoder", encoder, ENCODERS), ("target", target, TARGETS),
                                      ("activation", activation, ACTIVATIONS), ("norm", norm, NORMS),
                                      ("physics", physics, PHYSICS_KINDS),
-                                     ("physics_input", physics_input, PHYSICS_INPUTS)]:
+                                     ("physics_input", physics_input, PHYSICS_INPUTS),
+                                     ("curve_baseline", curve_baseline, CURVE_BASELINES)]:
             if value not in allowed:
                 raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
         if design_space_version != DESIGN_SPACE_VERSION:
@@ -180,6 +209,13 @@ class TrussVAENet(nn.Module):
         #: latent-only head beside the physics head (physics_input="predictor"; module doc)
         self.latent_predictor = (PropertyPredictor(self.layout.d, pred_hidden, k, dropout, **act)
                                  if n_phys else None)
+        if curve_baseline != "none" and (target != "nonlinear" or physics != "ritz" or physics_input != "predictor"
+                                         or k != len(LABEL_STRAINS)):
+            raise ValueError(f"model.curve_baseline={curve_baseline} predicts compression curves relative to the "
+                             f"Ritz linear estimate: it needs data.target=nonlinear ({len(LABEL_STRAINS)} stresses), "
+                             f"model.physics=ritz and model.physics_input=predictor; got target={target!r}, "
+                             f"physics={physics!r}, physics_input={physics_input!r}, {k} properties")
+        self.curve_baseline = curve_baseline
         self.phys_encoder = None
         if physics != "none" and physics_input == "encoder":
             layers, width = [], 9
@@ -212,14 +248,22 @@ class TrussVAENet(nn.Module):
         prob, offsets = self.decode(mu)
         return self.physics_features((prob > 0.5).to(offsets), offsets)
 
-    def _predictor_input(self, mu: torch.Tensor, phys: torch.Tensor | None) -> torch.Tensor:
+    def _head(self, mu: torch.Tensor, phys: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The predictor's raw output and the physics features it used (None without the predictor input)."""
         if self.physics == "none" or self.physics_input != "predictor":
-            return mu
+            return self.predictor(mu), None
         if phys is None:
             phys = self.decoded_features(mu)
         # mu detached: the physics head learns on top of the latent and never shapes it (the latent-only
         # head does, as the plain model's predictor does), so the VAE trains exactly as the plain model
-        return torch.cat([mu.detach(), torch.asinh(phys.to(mu) / PHYS_SCALE)], dim=-1)
+        return self.predictor(torch.cat([mu.detach(), torch.asinh(phys.to(mu) / PHYS_SCALE)], dim=-1)), phys
+
+    def anchored_curves(self, log_ratio: torch.Tensor, phys: torch.Tensor) -> torch.Tensor:
+        """(B, 13) log secant-modulus ratios, (B, 9) physics features -> (B, 13) physical stresses (float64)
+        ``E3_R eps_k exp(h_k)`` (``curve_baseline="ritz"``, module doc)."""
+        strains = torch.as_tensor(LABEL_STRAINS, dtype=torch.float64, device=log_ratio.device)
+        linear = ritz_modulus_e3(phys.to(log_ratio.device))[:, None] * strains
+        return linear * torch.exp(log_ratio.double().clamp(max=_LOG_RATIO_MAX))
 
     def _admissible_head(self) -> AdmissibleStiffnessHead:
         nz = self.normalizer
@@ -297,7 +341,9 @@ class TrussVAENet(nn.Module):
         ``decode(mu)``, module doc). With ``admissible`` the physical stiffness is positive definite by
         construction and is returned normalised (``normalise(physical)``), so every caller sees the same
         scale as without."""
-        raw = self.predictor(self._predictor_input(mu, phys))
+        raw, phys = self._head(mu, phys)
+        if self.curve_baseline != "none":
+            return self.normalise(self.anchored_curves(raw, phys)).to(raw.dtype)
         if self.stiffness_head is None:
             return raw
         return self.normalise(self.stiffness_head(raw, dtype=torch.float64)).to(raw.dtype)
@@ -316,7 +362,9 @@ class TrussVAENet(nn.Module):
     def predict_physical(self, mu: torch.Tensor, phys: torch.Tensor | None = None) -> torch.Tensor:
         """(B, d) latent means -> (B, k) physical properties in float64 (exact output of the admissible
         head, without the float32 round trip through the normalised scale)."""
-        raw = self.predictor(self._predictor_input(mu, phys))
+        raw, phys = self._head(mu, phys)
+        if self.curve_baseline != "none":
+            return self.anchored_curves(raw, phys)
         if self.stiffness_head is not None:
             return self.stiffness_head(raw, dtype=torch.float64)
         return self.denormalise(raw.double())

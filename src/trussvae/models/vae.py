@@ -83,7 +83,8 @@ class TrussVAE(pl.LightningModule):
                  prior_fit_iterations: int = 50, physics: str = "none", physics_hops: int = 2,
                  physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
                  feature_weighting: str = "none", physics_input: str = "predictor",
-                 w_dangling: float = 0.0, dangling_samples: int = 256, dangling_on: str = "prior"):
+                 w_dangling: float = 0.0, dangling_samples: int = 256, dangling_on: str = "prior",
+                 curve_baseline: str = "none"):
         super().__init__()
         self.save_hyperparameters()
         if augment not in AUGMENT_KINDS:
