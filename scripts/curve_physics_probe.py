@@ -1,0 +1,125 @@
+"""How much of a compression curve do cheap physics estimates explain? (issue 13, docs/model.md)
+
+    python scripts/curve_physics_probe.py /work/data/lattices_seed0 [--n 20000] [--epochs 60]
+
+On the first ``--n`` structures with converged nonlinear labels it prints
+
+* the secant-modulus ratio ``sigma_k / (E3_R eps_k)`` of the FE curves against the Ritz linear estimate
+  (quantiles per strain point: how far each point is from linear);
+* a strut-wise Euler buckling estimate: under a unit uniaxial compressive stress along e3 with the
+  affine strain of the Ritz compliance, strut ``e`` carries ``N_e = E A (t_e^T eps t_e)``; its Euler load is
+  ``pi^2 E I / L_e^2`` (pinned ends); ``sigma_cr = min_e P_cr,e / |N_e|`` over compressed struts;
+* the curve metrics of the same small MLP (log stresses, 80/20 split of the rows) trained on the
+  features alone: the Ritz components, + the Euler features, + an oracle (the FE curve's own knee:
+  the first point whose secant ratio drops below 0.8) -- an upper bound of what a knee feature buys.
+
+No structure information beyond these features enters: the numbers rank features, they are not the
+VAE's metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from trussvae.data.physics import load_or_compute_ritz, physics_fe_settings
+from trussvae.design_space.truss_graph import arrays_to_graph
+from trussvae.fem.elasticity import LABEL_STRAINS
+from trussvae.io.store import LatticeStore
+
+
+def _normal_block(c: np.ndarray) -> np.ndarray:
+    return np.array([[c[0], c[1], c[2]], [c[1], c[3], c[4]], [c[2], c[4], c[5]]])
+
+
+def euler_features(adjacency: np.ndarray, offsets: np.ndarray, ritz: np.ndarray, density: float) -> np.ndarray:
+    """(n, 4): log sigma_cr, log of the 3rd-smallest strut value, log of the median, log(sigma_cr / E3_R)."""
+    out = np.zeros((len(ritz), 4))
+    for i, c in enumerate(ritz):
+        frame = arrays_to_graph(adjacency[i] > 0.5, offsets[i].astype(np.float64)).to_frame(density)
+        compliance = np.linalg.inv(_normal_block(c))
+        eps = compliance @ np.array([0.0, 0.0, -1.0])  # normal strains under unit compression along e3
+        vec = frame.strut_vectors()
+        length = np.linalg.norm(vec, axis=1)
+        axial = ((vec / length[:, None]) ** 2) @ eps
+        r = frame.radii()
+        force = np.pi * r ** 2 * axial
+        p_cr = np.pi ** 2 * (np.pi * r ** 4 / 4) / length ** 2
+        comp = force < -1e-12
+        s = np.sort(p_cr[comp] / -force[comp]) if comp.any() else np.array([1e3])
+        out[i] = [np.log(s[0]), np.log(s[min(2, len(s) - 1)]), np.log(np.median(s)),
+                  np.log(s[0] * compliance[2, 2])]
+    return out
+
+
+def mlp_metrics(x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0) -> str:
+    torch.manual_seed(seed)
+    n = len(x)
+    train = np.arange(n) < int(0.8 * n)
+    t = np.log(y)
+    mu, sd = t[train].mean(0), t[train].std(0)
+    xm, xs = x[train].mean(0), x[train].std(0) + 1e-9
+    xt = torch.tensor((x - xm) / xs, dtype=torch.float32)
+    yt = torch.tensor((t - mu) / sd, dtype=torch.float32)
+    net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 128), torch.nn.SiLU(), torch.nn.Linear(128, 128),
+                              torch.nn.SiLU(), torch.nn.Linear(128, y.shape[1]))
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    rows = np.flatnonzero(train)
+    for ep in range(epochs):
+        perm = np.random.default_rng(ep).permutation(rows)
+        for b in range(0, len(perm), 256):
+            j = perm[b:b + 256]
+            loss = ((net(xt[j]) - yt[j]) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        pred = np.exp(net(xt[~train]).numpy() * sd + mu)
+    true = y[~train]
+    per = np.sqrt(((pred - true) ** 2).mean(1)) / np.maximum(true.max(1) - true.min(1), 1e-30)
+    glob = np.sqrt(((pred - true) ** 2).mean()) / (true.max() - true.min())
+    r2 = 1 - ((pred - true) ** 2).sum(0) / ((true - true.mean(0)) ** 2).sum(0)
+    return (f"per-curve NRMSE mean {per.mean():.3f} median {np.median(per):.3f}, global {glob:.4f}, "
+            f"R2 per point {r2.min():.3f}-{r2.max():.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("store")
+    ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--epochs", type=int, default=60)
+    args = ap.parse_args()
+    store = LatticeStore(args.store)
+    s = store.load_structures()
+    labels = store.load_labels("nonlinear", allow_partial=True)
+    y_all = np.asarray(labels["stress"], dtype=np.float64).reshape(len(s["hashes"]), -1)
+    ok = np.asarray(labels["ok"], bool) & np.all(np.isfinite(y_all), 1) & np.all(y_all > 0, 1)
+    idx = np.flatnonzero(ok)[:args.n]
+    if len(idx) < 100:
+        raise SystemExit(f"{args.store}: only {len(idx)} converged positive nonlinear curves; label more first")
+    fe = physics_fe_settings(store.meta)
+    ritz = load_or_compute_ritz(args.store, s["adjacency"], s["offsets"], 2, fe)[idx]
+    y = y_all[idx]
+    e3 = np.array([1.0 / np.linalg.inv(_normal_block(c))[2, 2] for c in ritz])
+    ratio = y / (e3[:, None] * LABEL_STRAINS[None, :])
+    np.set_printoptions(precision=3, linewidth=160)
+    print(f"{len(idx)} curves; secant ratio sigma_k / (E3_R eps_k) per strain point (rows: p0.1, p10, p50, p90):")
+    print(np.quantile(ratio, [0.001, 0.1, 0.5, 0.9], axis=0))
+    euler = euler_features(s["adjacency"][idx], s["offsets"][idx], ritz, fe["relative_density"])
+    knee_strain = np.exp(euler[:, 3])
+    rel_range = (y.max(1) - y.min(1)) / y.max(1)
+    flat = rel_range < np.quantile(rel_range, 0.2)
+    print("Euler knee strain sigma_cr / E3_R (p10, p50, p90): flattest fifth of the curves",
+          np.quantile(knee_strain[flat], [0.1, 0.5, 0.9]), "others", np.quantile(knee_strain[~flat], [0.1, 0.5, 0.9]))
+    base = np.arcsinh(ritz / 1e-4)
+    knee = np.array([np.argmax(r < 0.8) if (r < 0.8).any() else len(LABEL_STRAINS) for r in ratio])
+    print("MLP on Ritz components:          ", mlp_metrics(base, y, args.epochs))
+    print("  + Euler features:              ", mlp_metrics(np.hstack([base, euler]), y, args.epochs))
+    print("  + oracle knee (FE, one-hot):   ",
+          mlp_metrics(np.hstack([base, euler, np.eye(len(LABEL_STRAINS) + 1)[knee]]), y, args.epochs))
+
+
+if __name__ == "__main__":
+    main()
