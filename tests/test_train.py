@@ -179,6 +179,11 @@ def test_latent_split_override_and_sweep_configs_compose(labelled_store, tmp_pat
     protocol = _cfg(labelled_store.root, tmp_path, "experiment=paper_protocol")
     assert protocol.data.split == "random" and protocol.trainer.max_time <= "00:02:00:00"
     assert protocol.model == _cfg(labelled_store.root, tmp_path).model  # the default model
+    nonlinear, reference = (_cfg(labelled_store.root, tmp_path, f"experiment={n}") for n in ("nonlinear", "reference"))
+    assert (nonlinear.data.target, nonlinear.data.label_transform, nonlinear.model.curve_baseline) == \
+        ("nonlinear", "log", "ritz")
+    assert nonlinear.model.physics == reference.model.physics == "ritz" and nonlinear.model.target == "nonlinear"
+    assert nonlinear.model.augment == reference.model.augment and not nonlinear.model.admissible
     for name in ("default", "fdr", "overfit", "limit"):
         _cfg(labelled_store.root, tmp_path, f"debug={name}")
     wandb = _cfg(labelled_store.root, tmp_path, "logger=wandb")
