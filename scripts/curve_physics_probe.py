@@ -26,21 +26,17 @@ import torch
 
 from trussvae.data.physics import load_or_compute_ritz, physics_fe_settings
 from trussvae.design_space.truss_graph import arrays_to_graph
-from trussvae.fem.elasticity import LABEL_STRAINS
+from trussvae.fem.elasticity import LABEL_STRAINS, stiffness_from_orthotropic, stiffness_to_compliance, youngs_moduli
 from trussvae.io.store import LatticeStore
-
-
-def _normal_block(c: np.ndarray) -> np.ndarray:
-    return np.array([[c[0], c[1], c[2]], [c[1], c[3], c[4]], [c[2], c[4], c[5]]])
 
 
 def euler_features(adjacency: np.ndarray, offsets: np.ndarray, ritz: np.ndarray, density: float) -> np.ndarray:
     """(n, 4): log sigma_cr, log of the 3rd-smallest strut value, log of the median, log(sigma_cr / E3_R)."""
     out = np.zeros((len(ritz), 4))
-    for i, c in enumerate(ritz):
+    compliances = stiffness_to_compliance(stiffness_from_orthotropic(ritz))
+    for i, compliance in enumerate(compliances):
         frame = arrays_to_graph(adjacency[i] > 0.5, offsets[i].astype(np.float64)).to_frame(density)
-        compliance = np.linalg.inv(_normal_block(c))
-        eps = compliance @ np.array([0.0, 0.0, -1.0])  # normal strains under unit compression along e3
+        eps = -compliance[:3, 2]  # normal strains under unit compression along e3 (no shear: orthotropic)
         vec = frame.strut_vectors()
         length = np.linalg.norm(vec, axis=1)
         axial = ((vec / length[:, None]) ** 2) @ eps
@@ -102,7 +98,7 @@ def main() -> None:
     fe = physics_fe_settings(store.meta)
     ritz = load_or_compute_ritz(args.store, s["adjacency"], s["offsets"], 2, fe)[idx]
     y = y_all[idx]
-    e3 = np.array([1.0 / np.linalg.inv(_normal_block(c))[2, 2] for c in ritz])
+    e3 = youngs_moduli(stiffness_from_orthotropic(ritz))[:, 2]
     ratio = y / (e3[:, None] * LABEL_STRAINS[None, :])
     np.set_printoptions(precision=3, linewidth=160)
     print(f"{len(idx)} curves; secant ratio sigma_k / (E3_R eps_k) per strain point (rows: p0.1, p10, p50, p90):")

@@ -8,7 +8,7 @@ import torch
 
 from trussvae.data.normalization import fit_normalizer
 from trussvae.data.physics import ritz_features
-from trussvae.fem.elasticity import LABEL_STRAINS
+from trussvae.fem.elasticity import LABEL_STRAINS, stiffness_from_orthotropic, youngs_moduli
 from trussvae.models import TrussVAE
 from trussvae.models.network import ritz_modulus_e3
 
@@ -17,16 +17,12 @@ SMALL = dict(d_A=6, d_x=5, d_Ax=2, adj_hidden=[32], feat_hidden=[16], pred_hidde
              admissible_samples=0, target="nonlinear", n_properties=13, physics="ritz", curve_baseline="ritz")
 
 
-def _normal_block(c: np.ndarray) -> np.ndarray:
-    return np.array([[c[0], c[1], c[2]], [c[1], c[3], c[4]], [c[2], c[4], c[5]]])
-
-
 @pytest.fixture(scope="module")
 def data(store_rows):
     adj_all, off_all, _ = store_rows
     adj, off = adj_all[:48], off_all[:48]
     phys = torch.as_tensor(ritz_features(adj.numpy(), off.numpy()), dtype=torch.float32)
-    e3 = np.array([1.0 / np.linalg.inv(_normal_block(c))[2, 2] for c in phys.double().numpy()])
+    e3 = youngs_moduli(stiffness_from_orthotropic(phys.double().numpy()))[:, 2]
     rng = np.random.default_rng(0)  # synthetic curves: linear, then buckling to a plateau
     knee = rng.uniform(0.005, 0.1, len(e3))[:, None]
     curves = e3[:, None] * np.minimum(LABEL_STRAINS[None, :], knee + 0.1 * (LABEL_STRAINS[None, :] - knee))
