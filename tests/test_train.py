@@ -15,6 +15,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
+from trussvae.data.physics import buckling_fe_settings, buckling_feature_path
 from trussvae.models import TrussVAE, load_network
 from trussvae.models.evaluation import CURVE_KEYS
 from trussvae.training import REQUIRED_METRICS, train
@@ -149,6 +150,29 @@ def test_nonlinear_curves_relative_to_the_ritz_estimate_train_and_reload(nonline
     assert net.curve_baseline == "ritz" and net.physics == "ritz"
 
 
+def test_nonlinear_buckling_features_train_cache_and_reload(nonlinear_store, tmp_path):
+    cfg = _cfg(nonlinear_store.root, tmp_path / "run", "logger=none", "data.target=nonlinear", "data.batch_size=16",
+               "model.physics=ritz", "model.physics_hops=1", "model.curve_baseline=ritz",
+               "model.curve_features=buckling", "callbacks.paper_metrics.validation=false",
+               "model.admissible_samples=0")
+    metrics = train(_plain(cfg))
+    assert np.isfinite(metrics["test/curve_nrmse_mean"])
+    assert buckling_feature_path(nonlinear_store.root).is_file()  # cached beside the data
+    net, _ = load_network(metrics["best_checkpoint"])
+    assert net.curve_features == "buckling" and net.n_physics_features == 13
+    assert net.curve_fe == buckling_fe_settings(nonlinear_store.meta)
+    # a trained checkpoint re-tested alone gets the features it was trained with, the same metrics
+    again = _cfg(nonlinear_store.root, tmp_path / "retest", "logger=none", "data.target=nonlinear", "train=false",
+                 f"ckpt_path={metrics['best_checkpoint']}", "callbacks.paper_metrics.validation=false")
+    retest = train(_plain(again))
+    assert retest["test/curve_nrmse_mean"] == pytest.approx(metrics["test/curve_nrmse_mean"], rel=1e-5)
+    bad = _cfg(nonlinear_store.root, tmp_path / "bad", "logger=none", "data.target=nonlinear",
+               "model.physics=ritz", "model.curve_baseline=ritz", "model.curve_features=buckling",
+               "data.curve_features=none")
+    with pytest.raises(ValueError, match="curve_features"):
+        train(_plain(bad))
+
+
 def test_config_typo_fails_clearly(labelled_store, tmp_path):
     with pytest.raises(ConfigCompositionException, match="d_Aa"):
         _cfg(labelled_store.root, tmp_path, "model.d_Aa=6")
@@ -182,6 +206,7 @@ def test_latent_split_override_and_sweep_configs_compose(labelled_store, tmp_pat
     nonlinear, reference = (_cfg(labelled_store.root, tmp_path, f"experiment={n}") for n in ("nonlinear", "reference"))
     assert (nonlinear.data.target, nonlinear.data.label_transform, nonlinear.model.curve_baseline) == \
         ("nonlinear", "log", "ritz")
+    assert nonlinear.data.curve_features == nonlinear.model.curve_features
     assert nonlinear.model.physics == reference.model.physics == "ritz" and nonlinear.model.target == "nonlinear"
     assert nonlinear.model.augment == reference.model.augment and not nonlinear.model.admissible
     for name in ("default", "fdr", "overfit", "limit"):

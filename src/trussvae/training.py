@@ -96,8 +96,13 @@ def _model_kwargs(model_cfg: dict, dm: TrussDataModule) -> dict:
         raise ValueError(f"model.physics={physics!r} (hops {hops}) but the data module gives {dm.physics!r} "
                          f"(hops {dm.physics_hops}); keep data.physics and data.physics_hops at their defaults "
                          "(${model.physics}, ${model.physics_hops})")
+    if kw.get("curve_features", "none") != dm.curve_features:
+        raise ValueError(f"model.curve_features={kw.get('curve_features', 'none')!r} but the data module gives "
+                         f"{dm.curve_features!r}; keep data.curve_features at its default (${{model.curve_features}})")
     if physics != "none":
         kw["physics_fe"] = dm.physics_fe  # the features use the FE settings of the data set's labels
+    if dm.curve_features != "none":
+        kw["curve_fe"] = dm.curve_fe  # the buckling features: the settings of the nonlinear labels
     return kw
 
 
@@ -173,7 +178,8 @@ def train(cfg: dict) -> dict:
         test_only_ckpt = resolve_ckpt_path(test_only_ckpt, output_dir, False)
         model = TrussVAE.load_from_checkpoint(test_only_ckpt, map_location="cpu")
         dm.use_normalizer(model.normalizer)
-        dm.use_physics(model.hparams.get("physics", "none"), int(model.hparams.get("physics_hops", 2)))
+        dm.use_physics(model.hparams.get("physics", "none"), int(model.hparams.get("physics_hops", 2)),
+                       model.hparams.get("curve_features", "none"))
     dm.setup("fit")
     if dm.design_space_version and dm.design_space_version != cfg["model"].get("design_space_version",
                                                                                 dm.design_space_version):

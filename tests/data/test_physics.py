@@ -1,14 +1,28 @@
-"""Physics features of structures (model.physics=ritz): values, symmetry, cache beside the data."""
+"""Physics features of structures (model.physics=ritz, model.curve_features=buckling): values, symmetry,
+cache beside the data."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from trussvae.data.physics import feature_path, load_or_compute_ritz, physics_fe_settings, ritz_features
+from trussvae.data.physics import (
+    BUCKLING_NAMES,
+    BUCKLING_STRAIN_CAP,
+    buckling_fe_settings,
+    buckling_feature_path,
+    buckling_features,
+    complete_buckling_fe,
+    feature_path,
+    load_or_compute_buckling,
+    load_or_compute_ritz,
+    physics_fe_settings,
+    ritz_features,
+)
 from trussvae.design_space import symmetry
 from trussvae.design_space.truss_graph import arrays_to_graph
 from trussvae.fem.elasticity import orthotropic_components
+from trussvae.fem.nonlinear import linear_buckling
 from trussvae.fem.ritz import ritz_stiffness_many
 
 
@@ -71,3 +85,66 @@ def test_settings_come_from_the_labels_meta():
     assert physics_fe_settings({})["relative_density"] == 0.15
     nonlinear_only = {"labels": {"nonlinear": {"fe": {"relative_density": 0.2, "max_strain": 0.25}}}}
     assert physics_fe_settings(nonlinear_only)["relative_density"] == 0.2
+
+
+# ---------------------------------------------------------------------- buckling (model.curve_features)
+def test_buckling_features_are_the_linearised_buckling_of_the_label_cell(arrays):
+    adj, off = arrays[0][:4], arrays[1][:4]
+    f = buckling_features(adj, off)
+    assert f.shape == (4, len(BUCKLING_NAMES))
+    for i in range(2):
+        res = linear_buckling(arrays_to_graph(adj[i], off[i]).to_frame(0.15), n_modes=3)
+        np.testing.assert_allclose(f[i], [res.initial_modulus, *np.minimum(res.strains, BUCKLING_STRAIN_CAP)],
+                                   rtol=1e-12)
+    assert np.all(f[:, 0] > 0) and np.all(np.diff(f[:, 1:], axis=1) >= 0) and np.all(f[:, 1] > 0)
+    # the settings are those of the nonlinear labels: another imperfection seed moves them slightly, a
+    # denser cell more
+    other = buckling_features(adj[:1], off[:1], {"seed": 3})
+    assert not np.array_equal(other, f[:1]) and np.allclose(other, f[:1], rtol=0.05)
+    assert buckling_features(adj[:1], off[:1], {"relative_density": 0.2})[0, 1] > 1.2 * f[0, 1]
+    bad = adj[:2].copy()
+    bad[0] = 0  # no strut
+    g = buckling_features(bad, off[:2])
+    assert np.all(np.isnan(g[0])) and np.all(np.isfinite(g[1]))
+
+
+def test_buckling_features_are_invariant_under_the_operations_that_keep_e3(arrays):
+    adj, off = arrays[0][:3], arrays[1][:3]
+    fe = {"imperfection": 0.0}  # the imperfection draw follows the node numbering, which the operations change
+    f = buckling_features(adj, off, fe)
+    keep_e3 = [k for k, (perm, _) in enumerate(symmetry.OPERATIONS) if perm[2] == 2 and k]
+    for op in keep_e3[::5]:
+        At, Ot = zip(*[symmetry.transform_inputs(a, o, op) for a, o in zip(adj, off)])
+        # mirrors are exact to rounding; x <-> y swaps move a higher critical strain by up to ~1e-3 (the
+        # discretised cell is not exactly x-y symmetric: measured 8.5e-4 on one of these rows)
+        np.testing.assert_allclose(buckling_features(np.array(At), np.array(Ot), fe), f,
+                                   rtol=1e-9 if symmetry.OPERATIONS[op][0] == (0, 1, 2) else 2e-3)
+
+
+def test_buckling_cache_computes_only_missing_rows(arrays, tmp_path, monkeypatch):
+    import trussvae.data.physics as physics
+
+    adj, off = arrays[0][:6], arrays[1][:6]
+    calls = []
+    real = physics.buckling_features
+    monkeypatch.setattr(physics, "buckling_features", lambda a, o, fe=None: calls.append(len(a)) or real(a, o, fe))
+    f1 = load_or_compute_buckling(tmp_path, adj, off, rows=[1, 3])
+    assert calls == [2] and buckling_feature_path(tmp_path).is_file()
+    assert np.all(np.isnan(f1[[0, 2, 4, 5]])) and np.all(np.isfinite(f1[[1, 3]]))
+    f2 = load_or_compute_buckling(tmp_path, adj, off, rows=[0, 1, 3])
+    assert calls == [2, 1]  # rows 1 and 3 come from the cache
+    np.testing.assert_array_equal(f2[[1, 3]], f1[[1, 3]])
+    load_or_compute_buckling(tmp_path, adj, off, {"seed": 1}, rows=[1])  # other settings: recomputed
+    assert calls == [2, 1, 1]
+    with pytest.raises(ValueError, match="rows"):
+        load_or_compute_buckling(tmp_path, adj, off, rows=[6])
+
+
+def test_buckling_settings_come_from_the_nonlinear_labels_meta():
+    meta = {"labels": {"linear": {"fe": {"relative_density": 0.1}},
+                       "nonlinear": {"fe": {"relative_density": 0.2, "imperfection": 0.002, "seed": 4,
+                                            "confined": True, "max_strain": 0.2}}}}
+    assert buckling_fe_settings(meta) == {"E_s": 1.0, "nu_s": 0.3, "beam": "timoshenko", "relative_density": 0.2,
+                                          "confined": True, "imperfection": 0.002, "seed": 4}
+    assert buckling_fe_settings({}) == complete_buckling_fe(None)
+    assert complete_buckling_fe(None)["imperfection"] == 1e-3

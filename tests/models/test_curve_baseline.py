@@ -1,4 +1,5 @@
-"""model.curve_baseline=ritz: nonlinear curves predicted relative to the Ritz linear estimate (issue 13)."""
+"""model.curve_baseline=ritz: nonlinear curves predicted relative to the Ritz linear estimate, and
+model.curve_features=buckling: the linearised buckling strains as inputs of the physics head (issue 13)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from trussvae.data.normalization import fit_normalizer
-from trussvae.data.physics import ritz_features
+from trussvae.data.physics import buckling_features, ritz_features
 from trussvae.fem.elasticity import LABEL_STRAINS, stiffness_from_orthotropic, youngs_moduli
 from trussvae.models import TrussVAE
 from trussvae.models.network import ritz_modulus_e3
@@ -87,3 +88,47 @@ def test_the_head_learns_the_curve_shape(data):
 def test_bad_configurations_name_the_problem(bad):
     with pytest.raises(ValueError, match="curve_baseline"):
         TrussVAE(**{**SMALL, **bad})
+
+
+# ---------------------------------------------------------------------- model.curve_features=buckling
+@pytest.fixture(scope="module")
+def buckling(data):
+    adj, off, phys, *_ = data
+    extra = torch.as_tensor(buckling_features(adj[:12].numpy(), off[:12].numpy()), dtype=torch.float32)
+    return torch.cat([phys[:12], extra], dim=1)
+
+
+def test_buckling_features_enter_the_physics_head(data, buckling):
+    adj, off, _, _, _, norm = data
+    m = _model(norm, curve_features="buckling")
+    net = m.net
+    assert net.n_physics_features == 13 and net.predictor.net[0].in_features == net.layout.d + 13
+    with torch.no_grad():
+        # the network computes the same 13 features itself (Ritz, then buckling), e.g. for decodes in design
+        torch.testing.assert_close(net.physics_features(adj[:12], off[:12]), buckling, rtol=1e-5, atol=1e-9)
+        mu, _ = net.encode(adj[:12], off[:12], buckling)
+        sigma = net.predict_physical(mu, buckling)
+        assert torch.isfinite(sigma).all() and (sigma > 0).all()
+        # the critical strains change the prediction (they are inputs of the head), the anchor does not move
+        moved = buckling.clone()
+        moved[:, 10:] *= 0.5
+        assert not torch.allclose(net.predict_physical(mu, moved), sigma)
+        # test-time averaging passes the invariant buckling columns through the e3-keeping operations
+        assert torch.isfinite(net.predict_tta(adj[:4], off[:4], [0, 1, 16], phys=buckling[:4])).all()
+        with pytest.raises(ValueError, match="13 physics features"):
+            net.predict(mu, buckling[:, :9])
+
+
+def test_symmetry_gather_passes_extra_feature_columns_through(buckling):
+    m = _model(fit_normalizer(np.ones((4, 13)), "none"), curve_features="buckling")
+    ops = torch.tensor([0, 5, 16, 23] * 3)
+    out = m.net.symmetry.orthotropic(buckling, ops)
+    torch.testing.assert_close(out[:, 9:], buckling[:, 9:])
+    torch.testing.assert_close(out[:, :9], m.net.symmetry.orthotropic(buckling[:, :9], ops))
+
+
+def test_buckling_features_need_the_curve_baseline():
+    with pytest.raises(ValueError, match="curve_features"):
+        TrussVAE(**{**SMALL, "curve_baseline": "none", "curve_features": "buckling"})
+    with pytest.raises(ValueError, match="curve_features"):
+        TrussVAE(**{**SMALL, "curve_features": "eigen"})

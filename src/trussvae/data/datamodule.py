@@ -28,7 +28,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from trussvae.data.normalization import LabelNormalizer, fit_normalizer
-from trussvae.data.physics import PHYSICS_KINDS, load_or_compute_ritz, physics_fe_settings
+from trussvae.data.physics import (
+    CURVE_FEATURE_KINDS,
+    PHYSICS_KINDS,
+    buckling_fe_settings,
+    load_or_compute_buckling,
+    load_or_compute_ritz,
+    physics_fe_settings,
+)
 from trussvae.data.splits import SPLIT_MODES, load_or_create_split, topology_groups
 from trussvae.fem.elasticity import LABEL_STRAINS, ORTHOTROPIC_NAMES
 from trussvae.io.store import LatticeStore, StoreError
@@ -102,6 +109,9 @@ class TrussDataModule(pl.LightningDataModule):
         num_workers, pin_memory: passed to the DataLoaders (0 workers is fastest for in-memory data).
         physics: ``"none"`` (default) | ``"ritz"``: add the ``phys`` features (``model.physics``).
         physics_hops: relaxation hops of the Ritz features (default 2).
+        curve_features: ``"none"`` (default) | ``"buckling"``: append the 4 buckling features of the rows
+            with valid labels to ``phys`` (``model.curve_features``; nonlinear target with physics ritz;
+            cached row by row in ``<data_dir>/features/buckling.npz``, ~10 ms a new structure).
         max_train: train on a random subset of ``max_train`` of the training rows with valid labels
             (a prefix of one permutation seeded by ``split_seed``, so smaller subsets are nested in
             larger ones), for learning curves over the data size; validation and test splits are
@@ -111,17 +121,21 @@ class TrussDataModule(pl.LightningDataModule):
     def __init__(self, data_dir: str, target: str = "linear", batch_size: int = 512,
                  split_fractions=(0.8, 0.1, 0.1), split_seed: int = 0, label_transform: str = "none",
                  shuffle_seed: int = 0, num_workers: int = 0, pin_memory: bool = False, split: str = "random",
-                 physics: str = "none", physics_hops: int = 2, max_train: int | None = None):
+                 physics: str = "none", physics_hops: int = 2, max_train: int | None = None,
+                 curve_features: str = "none"):
         super().__init__()
         if physics not in PHYSICS_KINDS:
             raise ValueError(f"data.physics must be one of {list(PHYSICS_KINDS)}, got {physics!r}")
         self.physics, self.physics_hops = physics, int(physics_hops)
+        self.curve_features = self._check_curve_features(curve_features, physics, target)
         if max_train is not None and (isinstance(max_train, bool) or not isinstance(max_train, int | np.integer)
                                       or max_train < 2):
             raise ValueError(f"data.max_train must be an integer >= 2 or null (all), got {max_train!r}")
         self.max_train = None if max_train is None else int(max_train)
         #: FE settings of the physics features (those of the data set's labels), set by setup()
         self.physics_fe: dict | None = None
+        #: settings of the buckling features (those of the data set's nonlinear labels), set by setup()
+        self.curve_fe: dict | None = None
         if target not in LABEL_KEYS:
             raise ValueError(f"data.target must be one of {list(LABEL_KEYS)}, got {target!r}")
         if split not in SPLIT_MODES:
@@ -166,6 +180,7 @@ class TrussDataModule(pl.LightningDataModule):
                                     f"`python homogenize.py out={root}{fem}`") from exc
         self.design_space_version = store.meta.get("design_space")
         self.physics_fe = physics_fe_settings(store.meta)
+        self.curve_fe = buckling_fe_settings(store.meta)
         structures = store.load_structures()
         y = np.asarray(labels[key], dtype=np.float64).reshape(len(structures["hashes"]), -1)
         ok = np.asarray(labels.get("ok", np.ones(len(y), bool)), bool) & np.all(np.isfinite(y), axis=1)
@@ -178,13 +193,24 @@ class TrussDataModule(pl.LightningDataModule):
             raise RuntimeError("use_normalizer() must be called before setup()")
         self._given_normalizer = normalizer
 
-    def use_physics(self, physics: str, hops: int) -> None:
+    def use_physics(self, physics: str, hops: int, curve_features: str = "none") -> None:
         """Give the batches the physics features a (trained) model expects. Call before :meth:`setup`."""
         if self.datasets:
             raise RuntimeError("use_physics() must be called before setup()")
         if physics not in PHYSICS_KINDS:
             raise ValueError(f"physics must be one of {list(PHYSICS_KINDS)}, got {physics!r}")
+        self.curve_features = self._check_curve_features(curve_features, physics, self.target)
         self.physics, self.physics_hops = physics, int(hops)
+
+    @staticmethod
+    def _check_curve_features(curve_features: str, physics: str, target: str) -> str:
+        if curve_features not in CURVE_FEATURE_KINDS:
+            raise ValueError(f"data.curve_features must be one of {list(CURVE_FEATURE_KINDS)}, got {curve_features!r}")
+        if curve_features != "none" and (physics != "ritz" or target != "nonlinear"):
+            raise ValueError(f"data.curve_features={curve_features} extends the Ritz features of the nonlinear "
+                             f"target: it needs data.physics=ritz and data.target=nonlinear, got physics={physics!r}, "
+                             f"target={target!r}")
+        return curve_features
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:  # already set up (fit then test reuse the same tensors)
@@ -210,6 +236,10 @@ class TrussDataModule(pl.LightningDataModule):
         if self.physics == "ritz":
             feats = load_or_compute_ritz(self.data_dir, structures["adjacency"], structures["offsets"],
                                          self.physics_hops, self.physics_fe)
+            if self.curve_features == "buckling":  # only the rows that are used: ~10 ms each, cached
+                used = np.concatenate(list(split.values()))
+                feats = np.hstack([feats, load_or_compute_buckling(self.data_dir, structures["adjacency"],
+                                                                   structures["offsets"], self.curve_fe, used)])
             extra["phys"] = torch.as_tensor(np.nan_to_num(feats, nan=0.0), dtype=torch.float32)
         for s, idx in split.items():
             t = torch.as_tensor(idx)

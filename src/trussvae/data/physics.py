@@ -10,6 +10,18 @@ averaging transform them with the label gather tables instead of recomputing the
 - :func:`ritz_features` computes them for arrays of structures (the store layout);
 - :func:`load_or_compute_ritz` caches them beside a data set, ``<store>/features/ritz_h<hops>.npz``,
   with the settings they were computed with (recomputed when the settings or rows differ).
+
+Curve features (``model.curve_features=buckling``, nonlinear target): the linearised buckling analysis
+of the labels' uniaxial compression along e3 (:func:`trussvae.fem.nonlinear.linear_buckling`, same cell,
+imperfection and discretisation as the labels): the cell's initial Young's modulus ``E3_0`` and its
+three smallest critical compressive strains (:data:`BUCKLING_NAMES`), ~10 ms a structure. They predict
+where a compression curve leaves its linear branch, the part of a curve the Ritz estimate cannot give
+(docs/model.md, "Nonlinear curves"). They are invariant under the 16 symmetry operations that keep e3
+(the only ones used for the nonlinear target).
+
+- :func:`buckling_features` computes them for arrays of structures;
+- :func:`load_or_compute_buckling` caches them in ``<store>/features/buckling.npz`` row by row: only the
+  rows asked for are computed, rows computed before are reused (the nonlinear labels grow by chunks).
 """
 
 from __future__ import annotations
@@ -29,10 +41,14 @@ from trussvae.fem.elasticity import (
     DEFAULT_RELATIVE_DENSITY,
     orthotropic_components,
 )
+from trussvae.fem.linear import MechanismError
+from trussvae.fem.nonlinear import linear_buckling
 from trussvae.fem.ritz import DEFAULT_HOPS, ritz_stiffness_many
+from trussvae.fem.settings import NonlinearFESettings
 
 __all__ = ["PHYSICS_KINDS", "ritz_features", "load_or_compute_ritz", "physics_fe_settings", "complete_fe",
-           "feature_path"]
+           "feature_path", "CURVE_FEATURE_KINDS", "BUCKLING_NAMES", "BUCKLING_STRAIN_CAP", "buckling_fe_settings",
+           "complete_buckling_fe", "buckling_features", "load_or_compute_buckling", "buckling_feature_path"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +56,14 @@ log = logging.getLogger(__name__)
 PHYSICS_KINDS = ("none", "ritz")
 #: the FE settings the features depend on (a subset of a label set's ``fe`` record in meta.json)
 _FE_KEYS = ("E_s", "nu_s", "beam", "relative_density")
+#: values of ``model.curve_features``
+CURVE_FEATURE_KINDS = ("none", "buckling")
+#: columns of :func:`buckling_features`
+BUCKLING_NAMES = ("E3_0", "eps_cr1", "eps_cr2", "eps_cr3")
+#: critical strains are stored at most this (a cell with fewer unstable modes has ``inf``)
+BUCKLING_STRAIN_CAP = 10.0
+#: the nonlinear label settings the buckling features depend on
+_BUCKLING_KEYS = _FE_KEYS + ("confined", "imperfection", "seed")
 
 
 def physics_fe_settings(meta: dict | None = None) -> dict:
@@ -116,6 +140,103 @@ def load_or_compute_ritz(data_dir: str | Path, adjacency, offsets, hops: int = D
     except OSError as exc:  # a read-only data set: use the features, recompute them next time
         log.warning("could not cache the Ritz features in %s (%s); they will be recomputed next time", path, exc)
     return feats
+
+
+def complete_buckling_fe(fe: dict | None = None) -> dict:
+    """The settings the buckling features depend on: those of ``fe`` (a nonlinear label set's ``fe``
+    record; other keys ignored) over :class:`~trussvae.fem.settings.NonlinearFESettings`' defaults."""
+    out = NonlinearFESettings().as_dict()
+    out.update({k: fe[k] for k in _BUCKLING_KEYS if k in (fe or {})})
+    return {"E_s": float(out["E_s"]), "nu_s": float(out["nu_s"]), "beam": str(out["beam"]),
+            "relative_density": float(out["relative_density"]), "confined": bool(out["confined"]),
+            "imperfection": float(out["imperfection"]), "seed": int(out["seed"])}
+
+
+def buckling_fe_settings(meta: dict | None = None) -> dict:
+    """The buckling-feature settings of a data set: its nonlinear labels' (meta.json), else the defaults."""
+    return complete_buckling_fe((((meta or {}).get("labels") or {}).get("nonlinear") or {}).get("fe"))
+
+
+def buckling_features(adjacency, offsets, fe: dict | None = None) -> np.ndarray:
+    """(n, 351) adjacency vectors and (n, 27) offsets -> (n, 4) ``E3_0, eps_cr1, eps_cr2, eps_cr3``
+    (:data:`BUCKLING_NAMES`; strains capped at :data:`BUCKLING_STRAIN_CAP`) of
+    :func:`~trussvae.fem.nonlinear.linear_buckling` with the settings ``fe`` (:func:`complete_buckling_fe`).
+    Structures that are not a stable frame get NaN; callers decide what a missing feature means."""
+    fe = complete_buckling_fe(fe)
+    adjacency = np.asarray(adjacency)
+    offsets = np.asarray(offsets, dtype=np.float64)
+    if adjacency.ndim != 2 or offsets.ndim != 2 or len(adjacency) != len(offsets):
+        raise ValueError(f"buckling_features needs (n, 351) adjacency and (n, 27) offsets, got {adjacency.shape} "
+                         f"and {offsets.shape}")
+    out = np.full((len(adjacency), len(BUCKLING_NAMES)), np.nan)
+    kw = {k: fe[k] for k in ("E_s", "nu_s", "beam", "confined", "imperfection", "seed")}
+    for i in range(len(adjacency)):
+        try:
+            frame = arrays_to_graph(adjacency[i] > 0.5, offsets[i]).to_frame(fe["relative_density"])
+            res = linear_buckling(frame, n_modes=len(BUCKLING_NAMES) - 1, **kw)
+        except (TrussGraphError, MechanismError, ValueError, np.linalg.LinAlgError):
+            continue
+        out[i, 0] = res.initial_modulus
+        out[i, 1:] = np.minimum(res.strains, BUCKLING_STRAIN_CAP)
+    return out
+
+
+def buckling_feature_path(data_dir: str | Path) -> Path:
+    """Where :func:`load_or_compute_buckling` caches the buckling features of a store."""
+    return Path(data_dir) / "features" / "buckling.npz"
+
+
+def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict | None = None, rows=None,
+                             log_every: int = 5000) -> np.ndarray:
+    """The (n, 4) buckling features of a store's structures at ``rows`` (default: all; NaN elsewhere).
+
+    Cached in :func:`buckling_feature_path` with the settings and a checksum of all inputs: rows computed
+    before with the same settings and structures are reused, the others computed and added (the cache is
+    written every ``log_every`` new rows, so an interrupted run keeps what it computed)."""
+    fe = complete_buckling_fe(fe)
+    adjacency = np.ascontiguousarray(np.asarray(adjacency, dtype=np.uint8))
+    offsets = np.ascontiguousarray(np.asarray(offsets, dtype=np.float32))
+    n = len(adjacency)
+    rows = np.arange(n) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
+    if len(rows) and (rows[0] < 0 or rows[-1] >= n):
+        raise ValueError(f"rows must index the {n} structures, got {rows[0]}..{rows[-1]}")
+    record = {"kind": "buckling", "fe": fe, "n": int(n), "inputs_checksum": _checksum(adjacency, offsets)}
+    path = buckling_feature_path(data_dir)
+    feats, done = np.full((n, len(BUCKLING_NAMES)), np.nan), np.zeros(n, bool)
+    if path.is_file():
+        with np.load(path) as z:
+            if json.loads(str(z["record"])) == record:
+                feats, done = np.array(z["features"], dtype=np.float64), np.array(z["done"], dtype=bool)
+            else:
+                log.info("%s was made from other settings or rows: recomputing", path)
+    todo = rows[~done[rows]]
+    if len(todo):
+        log.info("computing the buckling features of %d structures (%d cached, in %s)", len(todo),
+                 len(rows) - len(todo), path)
+    writable = True
+    for start in range(0, len(todo), max(1, int(log_every))):
+        part = todo[start:start + max(1, int(log_every))]
+        feats[part] = buckling_features(adjacency[part], offsets[part], fe)
+        done[part] = True
+        if writable:
+            writable = _save_features(path, record, features=feats, done=done)
+        if len(todo) > log_every:
+            log.info("buckling features: %d / %d", start + len(part), len(todo))
+    out = np.full_like(feats, np.nan)
+    out[rows] = feats[rows]
+    return out
+
+
+def _save_features(path: Path, record: dict, **arrays) -> bool:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, record=json.dumps(record, sort_keys=True), **arrays)
+        tmp.replace(path)
+        return True
+    except OSError as exc:  # a read-only data set: use the features, recompute them next time
+        log.warning("could not cache features in %s (%s); they will be recomputed next time", path, exc)
+        return False
 
 
 def _checksum(adjacency: np.ndarray, offsets: np.ndarray) -> str:

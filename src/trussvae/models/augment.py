@@ -64,8 +64,13 @@ class SymmetryTables(nn.Module):
         return adj_t, off_t
 
     def orthotropic(self, components: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
-        """(B, 9) physical orthotropic components of the inputs -> those of the transformed inputs."""
-        return torch.gather(components, 1, self.ortho_source[ops.to(components.device)])
+        """(B, 9) physical orthotropic components of the inputs -> those of the transformed inputs.
+
+        Columns after the ninth (the e3 compression-curve features of ``model.curve_features``) are
+        passed through: they are invariant under the operations that keep axis 2, the only ones used
+        with the nonlinear target they belong to."""
+        out = torch.gather(components[:, :9], 1, self.ortho_source[ops.to(components.device)])
+        return out if components.shape[1] == 9 else torch.cat([out, components[:, 9:]], dim=1)
 
     def orthotropic_back(self, components: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`orthotropic`: components of a transformed truss -> those of the original."""

@@ -56,10 +56,14 @@ def _physical(net, y_norm: torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def paper_split_metrics(net, adj: torch.Tensor, offsets: torch.Tensor, y_norm: torch.Tensor, prefix: str = "paper",
                         sampled_prefix: str | None = None, seed: int = 0, batch_size: int = 4096,
-                        property_names=None) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+                        property_names=None, features: torch.Tensor | None = None
+                        ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """The paper's reconstruction and property metrics of the structures ``adj`` (n, 351),
     ``offsets`` (n, 27) with normalised labels ``y_norm`` (n, k), evaluated by ``net`` (a
     :class:`~trussvae.models.TrussVAENet` or a TrussVAE).
+
+    ``features``: the structures' physics features (n, k) when the caller has them (a data module's
+    cached ``phys``), else computed for models with physics.
 
     Reconstruction from z = mu -> ``<prefix>/...``; with ``sampled_prefix``, also from
     z = mu + eps * exp(logvar / 2), eps ~ N(0, I) from a CPU generator seeded ``seed`` ->
@@ -79,7 +83,7 @@ def paper_split_metrics(net, adj: torch.Tensor, offsets: torch.Tensor, y_norm: t
     ys_true, ys_pred = [], []
     for start in range(0, n, batch_size):
         a, o = adj[start:start + batch_size].to(device), offsets[start:start + batch_size].to(device)
-        phys = core.input_features(a, o)
+        phys = core.input_features(a, o, None if features is None else features[start:start + batch_size].to(device))
         mu, logvar = core.encode(a, o, phys)
         prob, off_hat = net.decode(mu)
         y_true = _physical(net, y_norm[start:start + batch_size])
@@ -193,12 +197,14 @@ class PaperMetricsCallback(pl.Callback):
         held = datasets[stage].tensors
         sampled = f"{pre}paper_sampled" if self.sampled else None
         out, y_true, y_pred = paper_split_metrics(net, held["adj"], held["offsets"], held["y"], f"{pre}paper", sampled,
-                                                  self.seed, self.batch_size)
+                                                  self.seed, self.batch_size, features=held.get("phys"))
         if self.train_samples:
             tr = datasets["train"].tensors
             idx = torch.as_tensor(train_subset(len(tr["adj"]), self.train_samples, self.seed))
+            phys = tr.get("phys")
             out.update(paper_split_metrics(net, tr["adj"][idx], tr["offsets"][idx], tr["y"][idx], f"{pre}paper_train",
-                                           None, self.seed, self.batch_size)[0])
+                                           None, self.seed, self.batch_size,
+                                           features=None if phys is None else phys[idx])[0])
         if self.validity_samples:
             out[f"{pre}paper/validity"] = prior_paper_validity(net, self.validity_samples, self.seed, self.batch_size)
         if getattr(net, "target", "linear") == "nonlinear":

@@ -47,6 +47,13 @@ physics sets every curve's level and slope at small strain and the network learn
 Measured on 20,000 labelled curves: ``sigma(0.5%) / (E3_R 0.005)`` has median 0.993 (p0.1 0.39), the
 ratio falls to a median 0.16 at 24.5% (buckling). ``predict`` still returns normalised stresses.
 
+``curve_features="buckling"`` (with ``curve_baseline="ritz"``): ``phys`` carries, after the 9 Ritz
+components, the 4 buckling features of :func:`trussvae.data.physics.buckling_features` (the cell's
+initial modulus ``E3_0`` and its three smallest linearised critical strains under the labels' loading),
+entering the physics head as ``asinh(E3_0 / PHYS_SCALE)`` and ``log(eps_cr)``: they tell the head where
+the curve leaves its linear branch (measured with a feature probe: per-curve NRMSE 0.303 -> 0.165,
+docs/model.md). They cost ~10 ms a structure, computed once for a data set and per decode in design.
+
 Callers may pass ``phys`` (the data module's cached features); :meth:`TrussVAENet.predict_inputs` and
 :meth:`TrussVAENet.encode` compute it from ``adj`` and ``offsets`` when it is not given (numba FE
 kernels, ~0.6 ms a structure), so decode -> threshold -> encode -> predict works unchanged in inverse
@@ -71,7 +78,16 @@ import torch
 from torch import nn
 
 from trussvae.data.normalization import LabelNormalizer
-from trussvae.data.physics import PHYSICS_KINDS, complete_fe, ritz_features
+from trussvae.data.physics import (
+    BUCKLING_NAMES,
+    BUCKLING_STRAIN_CAP,
+    CURVE_FEATURE_KINDS,
+    PHYSICS_KINDS,
+    buckling_features,
+    complete_buckling_fe,
+    complete_fe,
+    ritz_features,
+)
 from trussvae.design_space.truss_graph import DESIGN_SPACE_VERSION, TrussGraph
 from trussvae.fem.elasticity import LABEL_STRAINS
 from trussvae.models.admissible import AdmissibleStiffnessHead
@@ -84,7 +100,7 @@ from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.predictor import PropertyPredictor
 
 __all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS", "PHYS_SCALE", "PHYSICS_INPUTS",
-           "CURVE_BASELINES", "ritz_modulus_e3"]
+           "CURVE_BASELINES", "CURVE_FEATURE_KINDS", "ritz_modulus_e3"]
 
 TARGETS = ("linear", "nonlinear")
 ENCODERS = ("mlp", "gnn", "frame")
@@ -143,6 +159,10 @@ class TrussVAENet(nn.Module):
         physics_hidden: hidden sizes of the physics-feature MLP (``physics_input="encoder"``).
         curve_baseline: ``"none"`` or ``"ritz"`` (nonlinear curves relative to the Ritz linear estimate,
             module doc; needs ``target="nonlinear"``, ``physics="ritz"``, ``physics_input="predictor"``).
+        curve_features: ``"none"`` or ``"buckling"`` (the linearised buckling features as a further
+            input of the physics head, module doc; needs ``curve_baseline="ritz"``).
+        curve_fe: the settings of the buckling features (those of the training data's nonlinear labels:
+            E_s, nu_s, beam, relative_density, confined, imperfection, seed).
     """
 
     def __init__(self, d_A: int = 10, d_x: int = 10, d_Ax: int = 4, encoder: str = "mlp",
@@ -155,14 +175,16 @@ class TrussVAENet(nn.Module):
                  design_space_version: str = DESIGN_SPACE_VERSION, admissible: bool = False,
                  prior_components: int = 0, physics: str = "none", physics_hops: int = 2,
                  physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
-                 physics_input: str = "predictor", curve_baseline: str = "none"):
+                 physics_input: str = "predictor", curve_baseline: str = "none", curve_features: str = "none",
+                 curve_fe: dict | None = None):
         config = {name: _plain(value) for name, value in locals().items() if name in NETWORK_KEYS}
         super().__init__()
         for name, value, allowed in [("encoder", encoder, ENCODERS), ("target", target, TARGETS),
                                      ("activation", activation, ACTIVATIONS), ("norm", norm, NORMS),
                                      ("physics", physics, PHYSICS_KINDS),
                                      ("physics_input", physics_input, PHYSICS_INPUTS),
-                                     ("curve_baseline", curve_baseline, CURVE_BASELINES)]:
+                                     ("curve_baseline", curve_baseline, CURVE_BASELINES),
+                                     ("curve_features", curve_features, CURVE_FEATURE_KINDS)]:
             if value not in allowed:
                 raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
         if design_space_version != DESIGN_SPACE_VERSION:
@@ -192,7 +214,14 @@ class TrussVAENet(nn.Module):
         self.adj_decoder = AdjacencyDecoder(d_A, list(adj_hidden)[::-1], dropout, **act)
         self.feat_decoder = NodeFeatureDecoder(d_x, list(feat_hidden)[::-1], feature_activation, dropout,
                                                hidden_activation=activation, norm=norm)
+        if curve_features != "none" and curve_baseline == "none":
+            raise ValueError(f"model.curve_features={curve_features} is an input of the nonlinear physics head: it "
+                             "needs model.curve_baseline=ritz (and with it data.target=nonlinear, model.physics=ritz, "
+                             "model.physics_input=predictor)")
+        self.curve_features = curve_features
+        self.curve_fe = complete_buckling_fe(curve_fe)
         n_phys = 9 if physics != "none" and physics_input == "predictor" else 0
+        n_phys += len(BUCKLING_NAMES) if curve_features != "none" else 0
         self.predictor = PropertyPredictor(self.layout.d + n_phys, pred_hidden, k, dropout, **act)
         self.symmetry = SymmetryTables()  # gather tables only (non-persistent buffers, no parameters)
         self.admissible = bool(admissible)
@@ -227,11 +256,22 @@ class TrussVAENet(nn.Module):
             nn.init.zeros_(last.bias)
             self.phys_encoder = nn.Sequential(*layers, last)
 
+    @property
+    def n_physics_features(self) -> int:
+        """Width of ``phys``: 9 Ritz components (+ 4 buckling features with ``curve_features``), 0 without."""
+        if self.physics == "none":
+            return 0
+        return 9 + (len(BUCKLING_NAMES) if self.curve_features != "none" else 0)
+
     def physics_features(self, adj: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """(B, 351), (B, 27) -> (B, 9) physical Ritz features of the (thresholded) structures, computed
-        with this network's hops and FE settings; 0 where the input is not a frame."""
-        feats = ritz_features(adj.detach().cpu().numpy() > 0.5, offsets.detach().cpu().double().numpy(),
-                              self.physics_hops, self.physics_fe)
+        with this network's hops and FE settings, followed by the 4 buckling features with
+        ``curve_features="buckling"`` (B, 13); 0 where the input is not a frame."""
+        a = adj.detach().cpu().numpy() > 0.5
+        o = offsets.detach().cpu().double().numpy()
+        feats = ritz_features(a, o, self.physics_hops, self.physics_fe)
+        if self.curve_features != "none":
+            feats = np.hstack([feats, buckling_features(a, o, self.curve_fe)])
         return torch.as_tensor(np.nan_to_num(feats, nan=0.0), dtype=offsets.dtype, device=offsets.device)
 
     def input_features(self, adj: torch.Tensor, offsets: torch.Tensor,
@@ -256,7 +296,15 @@ class TrussVAENet(nn.Module):
             phys = self.decoded_features(mu)
         # mu detached: the physics head learns on top of the latent and never shapes it (the latent-only
         # head does, as the plain model's predictor does), so the VAE trains exactly as the plain model
-        return self.predictor(torch.cat([mu.detach(), torch.asinh(phys.to(mu) / PHYS_SCALE)], dim=-1)), phys
+        if phys.shape[-1] != self.n_physics_features:
+            raise ValueError(f"this network takes {self.n_physics_features} physics features per structure "
+                             f"(model.curve_features={self.curve_features}), got {phys.shape[-1]}")
+        p = phys.to(mu)
+        parts = [mu.detach(), torch.asinh(p[:, :9] / PHYS_SCALE)]
+        if self.curve_features != "none":  # E3_0 like the Ritz components, critical strains on a log scale
+            parts += [torch.asinh(p[:, 9:10] / PHYS_SCALE),
+                      torch.log(p[:, 10:].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP))]
+        return self.predictor(torch.cat(parts, dim=-1)), phys
 
     def anchored_curves(self, log_ratio: torch.Tensor, phys: torch.Tensor) -> torch.Tensor:
         """(B, 13) log secant-modulus ratios, (B, 9) physics features -> (B, 13) physical stresses (float64)

@@ -84,7 +84,7 @@ class TrussVAE(pl.LightningModule):
                  physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
                  feature_weighting: str = "none", physics_input: str = "predictor",
                  w_dangling: float = 0.0, dangling_samples: int = 256, dangling_on: str = "prior",
-                 curve_baseline: str = "none"):
+                 curve_baseline: str = "none", curve_features: str = "none", curve_fe: dict | None = None):
         super().__init__()
         self.save_hyperparameters()
         if augment not in AUGMENT_KINDS:
