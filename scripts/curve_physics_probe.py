@@ -9,9 +9,12 @@ On the first ``--n`` structures with converged nonlinear labels it prints
 * a strut-wise Euler buckling estimate: under a unit uniaxial compressive stress along e3 with the
   affine strain of the Ritz compliance, strut ``e`` carries ``N_e = E A (t_e^T eps t_e)``; its Euler load is
   ``pi^2 E I / L_e^2`` (pinned ends); ``sigma_cr = min_e P_cr,e / |N_e|`` over compressed struts;
+* the linearised buckling analysis of the label cell (:func:`trussvae.fem.nonlinear.linear_buckling`, the
+  features of ``model.curve_features=buckling``, cached in ``<store>/features/buckling.npz``): its first
+  critical strain against the FE curve's knee;
 * the curve metrics of the same small MLP (log stresses, 80/20 split of the rows) trained on the
-  features alone: the Ritz components, + the Euler features, + an oracle (the FE curve's own knee:
-  the first point whose secant ratio drops below 0.8) -- an upper bound of what a knee feature buys.
+  features alone: the Ritz components, + the Euler features, + the buckling features, + an oracle (the
+  FE curve's own knee: the first point whose secant ratio drops below 0.8).
 
 No structure information beyond these features enters: the numbers rank features, they are not the
 VAE's metrics.
@@ -24,7 +27,12 @@ import argparse
 import numpy as np
 import torch
 
-from trussvae.data.physics import load_or_compute_ritz, physics_fe_settings
+from trussvae.data.physics import (
+    buckling_fe_settings,
+    load_or_compute_buckling,
+    load_or_compute_ritz,
+    physics_fe_settings,
+)
 from trussvae.design_space.truss_graph import arrays_to_graph
 from trussvae.fem.elasticity import LABEL_STRAINS, stiffness_from_orthotropic, stiffness_to_compliance, youngs_moduli
 from trussvae.io.store import LatticeStore
@@ -109,10 +117,21 @@ def main() -> None:
     flat = rel_range < np.quantile(rel_range, 0.2)
     print("Euler knee strain sigma_cr / E3_R (p10, p50, p90): flattest fifth of the curves",
           np.quantile(knee_strain[flat], [0.1, 0.5, 0.9]), "others", np.quantile(knee_strain[~flat], [0.1, 0.5, 0.9]))
-    base = np.arcsinh(ritz / 1e-4)
+    buck = load_or_compute_buckling(args.store, s["adjacency"], s["offsets"], buckling_fe_settings(store.meta),
+                                    idx)[idx]
+    good = np.all(np.isfinite(buck), 1)
+    buck = np.nan_to_num(buck, nan=1.0)
     knee = np.array([np.argmax(r < 0.8) if (r < 0.8).any() else len(LABEL_STRAINS) for r in ratio])
+    knee_strain = np.append(LABEL_STRAINS, 0.3)[knee]
+    rank = lambda v: np.argsort(np.argsort(v))  # noqa: E731
+    print(f"linearised buckling: first critical strain (p10, p50, p90) {np.quantile(buck[good, 1], [0.1, 0.5, 0.9])}; "
+          f"Spearman correlation with the FE knee {np.corrcoef(rank(buck[good, 1]), rank(knee_strain[good]))[0, 1]:.3f}; "
+          f"E3_0 / E3_R median {np.median(buck[good, 0] / e3[good]):.4f}")
+    base = np.arcsinh(ritz / 1e-4)
+    bfeat = np.column_stack([np.arcsinh(buck[:, 0] / 1e-4), np.log(np.clip(buck[:, 1:], 1e-4, 10.0))])
     print("MLP on Ritz components:          ", mlp_metrics(base, y, args.epochs))
     print("  + Euler features:              ", mlp_metrics(np.hstack([base, euler]), y, args.epochs))
+    print("  + buckling features:           ", mlp_metrics(np.hstack([base, bfeat]), y, args.epochs))
     print("  + oracle knee (FE, one-hot):   ",
           mlp_metrics(np.hstack([base, euler, np.eye(len(LABEL_STRAINS) + 1)[knee]]), y, args.epochs))
 

@@ -110,17 +110,21 @@ def test_data_set_without_recorded_fe_settings_is_refused(labelled_store):
         load_training_set(labelled_store.root, "linear")
 
 
+@pytest.mark.parametrize("physics", [{}, {"physics": "ritz", "physics_hops": 1, "curve_baseline": "ritz",
+                                         "curve_features": "buckling", "curve_fe": CUSTOM_NONLINEAR}],
+                         ids=["plain", "buckling"])
 def test_curve_design_is_verified_with_the_data_sets_nonlinear_settings(custom_store, overfit_vae, tmp_path,
-                                                                        monkeypatch):
+                                                                        monkeypatch, physics):
     """A curve design run verifies every candidate with exactly the settings of the data set's
-    nonlinear labels (all of them, issue 13), not the defaults."""
+    nonlinear labels (all of them, issue 13), not the defaults; a model with the buckling features
+    predicts each candidate with the features of its own decode."""
     from trussvae.design import run
     from trussvae.design.evaluate import fe_properties
 
     s, labels = custom_store.load_structures(), custom_store.load_labels("nonlinear")
     ok = labels["ok"].astype(bool)
     model = overfit_vae(s["adjacency"][ok].astype(np.float32), s["offsets"][ok], labels["stress"][ok], steps=150,
-                        target="nonlinear", n_properties=13)
+                        target="nonlinear", n_properties=13, **physics)
     monkeypatch.setattr(run, "load_model", lambda *a, **k: model)
     obj = CurveObjective("curve", tuple(1.1 * labels["stress"][ok][0]))
     res = run.design_run("unused.ckpt", custom_store.root, obj, tmp_path,
