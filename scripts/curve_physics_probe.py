@@ -124,8 +124,9 @@ def main() -> None:
     knee = np.array([np.argmax(r < 0.8) if (r < 0.8).any() else len(LABEL_STRAINS) for r in ratio])
     knee_strain = np.append(LABEL_STRAINS, 0.3)[knee]
     rank = lambda v: np.argsort(np.argsort(v))  # noqa: E731
+    spearman = np.corrcoef(rank(buck[good, 1]), rank(knee_strain[good]))[0, 1]
     print(f"linearised buckling: first critical strain (p10, p50, p90) {np.quantile(buck[good, 1], [0.1, 0.5, 0.9])}; "
-          f"Spearman correlation with the FE knee {np.corrcoef(rank(buck[good, 1]), rank(knee_strain[good]))[0, 1]:.3f}; "
+          f"Spearman correlation with the FE knee {spearman:.3f}; "
           f"E3_0 / E3_R median {np.median(buck[good, 0] / e3[good]):.4f}")
     base = np.arcsinh(ritz / 1e-4)
     bfeat = np.column_stack([np.arcsinh(buck[:, 0] / 1e-4), np.log(np.clip(buck[:, 1:], 1e-4, 10.0))])
