@@ -68,6 +68,11 @@ def main() -> None:
               f"{(rmse[m] / top[m]).mean():13.3f}  {np.median(first[m]):.3f}")
     r = rmse / top
     print(f"all: RMSE / max stress of the true curve, mean {r.mean():.4f}, median {np.median(r):.4f}")
+    nr = np.sort(rmse / np.maximum(rng, 1e-300))[::-1]
+    for frac in (0.01, 0.05, 0.2):
+        k = max(1, int(round(frac * len(nr))))
+        print(f"the worst {frac:.0%} of the curves carry {nr[:k].sum() / nr.sum():.1%} of the per-curve NRMSE mean; "
+              f"without them the mean is {nr[k:].mean():.4f}")
 
 
 if __name__ == "__main__":
