@@ -90,11 +90,7 @@ def ritz_features(adjacency, offsets, hops: int = DEFAULT_HOPS, fe: dict | None 
     Rayleigh-Ritz stiffness (units of E_s). Structures that are not a frame (no strut, a node outside
     its bounds, e.g. a poor decode) get NaN; callers decide what a missing feature means."""
     fe = complete_fe(fe)
-    adjacency = np.asarray(adjacency)
-    offsets = np.asarray(offsets, dtype=np.float64)
-    if adjacency.ndim != 2 or offsets.ndim != 2 or len(adjacency) != len(offsets):
-        raise ValueError(f"ritz_features needs (n, 351) adjacency and (n, 27) offsets, got {adjacency.shape} "
-                         f"and {offsets.shape}")
+    adjacency, offsets = _structure_arrays("ritz_features", adjacency, offsets)
     out = np.full((len(adjacency), 9), np.nan)
     material = {"E_s": fe["E_s"], "nu_s": fe["nu_s"], "beam": fe["beam"]}
     for start in range(0, len(adjacency), chunk):
@@ -108,6 +104,15 @@ def ritz_features(adjacency, offsets, hops: int = DEFAULT_HOPS, fe: dict | None 
         if frames:
             out[rows] = orthotropic_components(ritz_stiffness_many(frames, hops, **material))
     return out
+
+
+def _structure_arrays(caller: str, adjacency, offsets) -> tuple[np.ndarray, np.ndarray]:
+    adjacency = np.asarray(adjacency)
+    offsets = np.asarray(offsets, dtype=np.float64)
+    if adjacency.ndim != 2 or offsets.ndim != 2 or len(adjacency) != len(offsets):
+        raise ValueError(f"{caller} needs (n, 351) adjacency and (n, 27) offsets, got {adjacency.shape} "
+                         f"and {offsets.shape}")
+    return adjacency, offsets
 
 
 def feature_path(data_dir: str | Path, hops: int) -> Path:
@@ -132,13 +137,7 @@ def load_or_compute_ritz(data_dir: str | Path, adjacency, offsets, hops: int = D
         log.info("%s was made from other settings or rows: recomputing", path)
     log.info("computing %d-hop Ritz features of %d structures (cached in %s)", hops, len(adjacency), path)
     feats = ritz_features(adjacency, offsets, hops, fe)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, features=feats, record=json.dumps(record, sort_keys=True))
-        tmp.replace(path)
-    except OSError as exc:  # a read-only data set: use the features, recompute them next time
-        log.warning("could not cache the Ritz features in %s (%s); they will be recomputed next time", path, exc)
+    _save_features(path, record, features=feats)
     return feats
 
 
@@ -163,11 +162,7 @@ def buckling_features(adjacency, offsets, fe: dict | None = None) -> np.ndarray:
     :func:`~trussvae.fem.nonlinear.linear_buckling` with the settings ``fe`` (:func:`complete_buckling_fe`).
     Structures that are not a stable frame get NaN; callers decide what a missing feature means."""
     fe = complete_buckling_fe(fe)
-    adjacency = np.asarray(adjacency)
-    offsets = np.asarray(offsets, dtype=np.float64)
-    if adjacency.ndim != 2 or offsets.ndim != 2 or len(adjacency) != len(offsets):
-        raise ValueError(f"buckling_features needs (n, 351) adjacency and (n, 27) offsets, got {adjacency.shape} "
-                         f"and {offsets.shape}")
+    adjacency, offsets = _structure_arrays("buckling_features", adjacency, offsets)
     out = np.full((len(adjacency), len(BUCKLING_NAMES)), np.nan)
     kw = {k: fe[k] for k in ("E_s", "nu_s", "beam", "confined", "imperfection", "seed")}
     for i in range(len(adjacency)):
