@@ -136,6 +136,7 @@ def test_nonlinear_target_records_curve_metrics_and_topology_split(nonlinear_sto
     assert saved["test/curve_nrmse_median"] == pytest.approx(metrics["test/curve_nrmse_median"])
     assert "paper/property_r2_sigma_00" in saved and "paper_train/property_r2_sigma_12" in saved
     assert not any(k.startswith("val/paper") for k in saved)
+    assert not any("curve_tta" in k for k in saved)  # model.tta=false: no test-time averaged curves
     _, info = load_network(saved["best_checkpoint"])
     assert info["split"] == "topology"
 
@@ -143,9 +144,13 @@ def test_nonlinear_target_records_curve_metrics_and_topology_split(nonlinear_sto
 def test_nonlinear_curves_relative_to_the_ritz_estimate_train_and_reload(nonlinear_store, tmp_path):
     cfg = _cfg(nonlinear_store.root, tmp_path / "run", "logger=none", "data.target=nonlinear", "data.batch_size=16",
                "model.physics=ritz", "model.physics_hops=1", "model.curve_baseline=ritz",
-               "callbacks.paper_metrics.validation=false", "model.admissible_samples=0")
+               "callbacks.paper_metrics.validation=false", "model.admissible_samples=0", "model.tta=true")
     metrics = train(_plain(cfg))
     assert np.isfinite(metrics["test/curve_nrmse_global"]) and metrics["test/curve_nrmse_global"] > 0
+    # model.tta: the curve metrics of the test-time average too, beside the plain headline
+    for key in ("mean", "median", "global"):
+        assert np.isfinite(metrics[f"test/curve_tta_nrmse_{key}"])
+    assert metrics["test/curve_tta_nrmse_mean"] != metrics["test/curve_nrmse_mean"]
     net, _ = load_network(metrics["best_checkpoint"])
     assert net.curve_baseline == "ritz" and net.physics == "ritz"
 

@@ -148,3 +148,5 @@ def test_buckling_settings_come_from_the_nonlinear_labels_meta():
                                           "confined": True, "imperfection": 0.002, "seed": 4}
     assert buckling_fe_settings({}) == complete_buckling_fe(None)
     assert complete_buckling_fe(None)["imperfection"] == 1e-3
+    with pytest.raises(ValueError, match="beam"):
+        buckling_features(np.zeros((1, 351)), np.zeros((1, 27)), {"beam": "rigid"})

@@ -146,6 +146,7 @@ def complete_buckling_fe(fe: dict | None = None) -> dict:
     record; other keys ignored) over :class:`~trussvae.fem.settings.NonlinearFESettings`' defaults."""
     out = NonlinearFESettings().as_dict()
     out.update({k: fe[k] for k in _BUCKLING_KEYS if k in (fe or {})})
+    NonlinearFESettings(**out)  # a ValueError naming a bad setting, not silently missing features
     return {"E_s": float(out["E_s"]), "nu_s": float(out["nu_s"]), "beam": str(out["beam"]),
             "relative_density": float(out["relative_density"]), "confined": bool(out["confined"]),
             "imperfection": float(out["imperfection"]), "seed": int(out["seed"])}
