@@ -26,8 +26,10 @@ import argparse
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
 from trussvae.data.physics import (
+    BUCKLING_STRAIN_CAP,
     buckling_fe_settings,
     load_or_compute_buckling,
     load_or_compute_ritz,
@@ -36,6 +38,7 @@ from trussvae.data.physics import (
 from trussvae.design_space.truss_graph import arrays_to_graph
 from trussvae.fem.elasticity import LABEL_STRAINS, stiffness_from_orthotropic, stiffness_to_compliance, youngs_moduli
 from trussvae.io.store import LatticeStore
+from trussvae.models.network import PHYS_SCALE
 
 
 def euler_features(adjacency: np.ndarray, offsets: np.ndarray, ritz: np.ndarray, density: float) -> np.ndarray:
@@ -122,14 +125,13 @@ def main() -> None:
     good = np.all(np.isfinite(buck), 1)
     buck = np.nan_to_num(buck, nan=1.0)
     knee = np.array([np.argmax(r < 0.8) if (r < 0.8).any() else len(LABEL_STRAINS) for r in ratio])
-    knee_strain = np.append(LABEL_STRAINS, 0.3)[knee]
-    rank = lambda v: np.argsort(np.argsort(v))  # noqa: E731
-    spearman = np.corrcoef(rank(buck[good, 1]), rank(knee_strain[good]))[0, 1]
+    fe_knee = np.append(LABEL_STRAINS, 0.3)[knee]  # ties (13 strain points): spearmanr ranks them by average
+    spearman = spearmanr(buck[good, 1], fe_knee[good]).statistic
     print(f"linearised buckling: first critical strain (p10, p50, p90) {np.quantile(buck[good, 1], [0.1, 0.5, 0.9])}; "
           f"Spearman correlation with the FE knee {spearman:.3f}; "
           f"E3_0 / E3_R median {np.median(buck[good, 0] / e3[good]):.4f}")
-    base = np.arcsinh(ritz / 1e-4)
-    bfeat = np.column_stack([np.arcsinh(buck[:, 0] / 1e-4), np.log(np.clip(buck[:, 1:], 1e-4, 10.0))])
+    base = np.arcsinh(ritz / PHYS_SCALE)  # the features as the network's physics head sees them
+    bfeat = np.column_stack([np.arcsinh(buck[:, 0] / PHYS_SCALE), np.log(np.clip(buck[:, 1:], 1e-4, BUCKLING_STRAIN_CAP))])
     print("MLP on Ritz components:          ", mlp_metrics(base, y, args.epochs))
     print("  + Euler features:              ", mlp_metrics(np.hstack([base, euler]), y, args.epochs))
     print("  + buckling features:           ", mlp_metrics(np.hstack([base, bfeat]), y, args.epochs))
