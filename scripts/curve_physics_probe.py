@@ -131,7 +131,8 @@ def main() -> None:
           f"Spearman correlation with the FE knee {spearman:.3f}; "
           f"E3_0 / E3_R median {np.median(buck[good, 0] / e3[good]):.4f}")
     base = np.arcsinh(ritz / PHYS_SCALE)  # the features as the network's physics head sees them
-    bfeat = np.column_stack([np.arcsinh(buck[:, 0] / PHYS_SCALE), np.log(np.clip(buck[:, 1:], 1e-4, BUCKLING_STRAIN_CAP))])
+    bfeat = np.column_stack([np.arcsinh(buck[:, 0] / PHYS_SCALE),
+                             np.log(np.clip(buck[:, 1:], 1e-4, BUCKLING_STRAIN_CAP))])
     print("MLP on Ritz components:          ", mlp_metrics(base, y, args.epochs))
     print("  + Euler features:              ", mlp_metrics(np.hstack([base, euler]), y, args.epochs))
     print("  + buckling features:           ", mlp_metrics(np.hstack([base, bfeat]), y, args.epochs))
