@@ -33,6 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import cholesky, solve_triangular
 
 from trussvae.fem.beam import beam_flag
 from trussvae.fem.blas import single_threaded_blas as _single_thread_blas
@@ -389,8 +390,6 @@ def linear_buckling(frame, n_modes: int = 3, E_s: float = DEFAULT_E_S, nu_s: flo
         raise ValueError(f"h must be in (0, 0.01), got {h}")
     if int(n_modes) < 1:
         raise ValueError(f"n_modes must be >= 1, got {n_modes}")
-    from scipy.linalg import cholesky, solve_triangular
-
     with _single_thread_blas():
         cell = _Cell(frame, int(n_sub), float(imperfection), seed, float(E_s), float(nu_s), beam, shallow,
                      confined)

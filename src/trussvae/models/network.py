@@ -219,10 +219,9 @@ class TrussVAENet(nn.Module):
             raise ValueError(f"model.curve_features={curve_features} is an input of the nonlinear physics head: it "
                              "needs model.curve_baseline=ritz (and with it data.target=nonlinear, model.physics=ritz, "
                              "model.physics_input=predictor)")
-        self.curve_features = curve_features
+        self.physics, self.physics_input, self.curve_features = physics, physics_input, curve_features
         self.curve_fe = complete_buckling_fe(curve_fe)
-        n_phys = 9 if physics != "none" and physics_input == "predictor" else 0
-        n_phys += len(BUCKLING_NAMES) if curve_features != "none" else 0
+        n_phys = self.n_physics_features if physics_input == "predictor" else 0  # the physics head's extra inputs
         self.predictor = PropertyPredictor(self.layout.d + n_phys, pred_hidden, k, dropout, **act)
         self.symmetry = SymmetryTables()  # gather tables only (non-persistent buffers, no parameters)
         self.admissible = bool(admissible)
@@ -232,8 +231,6 @@ class TrussVAENet(nn.Module):
             raise ValueError(f"model.prior_components must be an integer >= 0 (0: no learned prior), "
                              f"got {prior_components!r}")
         self.prior = GaussianMixturePrior(self.layout.d, int(prior_components)) if prior_components else None
-        self.physics = physics
-        self.physics_input = physics_input
         self.physics_hops = int(physics_hops)
         self.physics_fe = complete_fe(physics_fe)
         #: latent-only head beside the physics head (physics_input="predictor"; module doc)
