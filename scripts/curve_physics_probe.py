@@ -14,7 +14,9 @@ On the first ``--n`` structures with converged nonlinear labels it prints
   critical strain against the FE curve's knee;
 * the curve metrics of the same small MLP (log stresses, 80/20 split of the rows) trained on the
   features alone: the Ritz components, + the Euler features, + the buckling features, + an oracle (the
-  FE curve's own knee: the first point whose secant ratio drops below 0.8).
+  FE curve's own knee: the first point whose secant ratio drops below 0.8);
+* with ``--second-order``: + the second-order buckling features (``model.curve_features=buckling2``,
+  ``<store>/features/buckling2.npz``, ~40 ms a structure not cached yet), alone and each column.
 
 No structure information beyond these features enters: the numbers rank features, they are not the
 VAE's metrics.
@@ -29,6 +31,7 @@ import torch
 from scipy.stats import spearmanr
 
 from trussvae.data.physics import (
+    BUCKLING2_NAMES,
     BUCKLING_STRAIN_CAP,
     buckling_fe_settings,
     load_or_compute_buckling,
@@ -94,6 +97,7 @@ def mlp_metrics(x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0) -> str
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--second-order", action="store_true", help="also rank the buckling2 features")
     ap.add_argument("store")
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--epochs", type=int, default=60)
@@ -138,6 +142,22 @@ def main() -> None:
     print("  + buckling features:           ", mlp_metrics(np.hstack([base, bfeat]), y, args.epochs))
     print("  + oracle knee (FE, one-hot):   ",
           mlp_metrics(np.hstack([base, euler, np.eye(len(LABEL_STRAINS) + 1)[knee]]), y, args.epochs))
+    if args.second_order:
+        b2 = load_or_compute_buckling(args.store, s["adjacency"], s["offsets"], buckling_fe_settings(store.meta),
+                                      idx, kind="buckling2")[idx]
+        good2 = np.all(np.isfinite(b2[:, :4]), 1)
+        spearman2 = spearmanr(b2[good2, 4], fe_knee[good2]).statistic
+        print(f"second order: re-linearised first critical strain / linearised (p10, p50, p90) "
+              f"{np.quantile(b2[good2, 4] / b2[good2, 1], [0.1, 0.5, 0.9])}; Spearman with the FE knee "
+              f"{spearman2:.3f}; tangent ratio (p10, p50, p90) {np.nanquantile(b2[good2, 5], [0.1, 0.5, 0.9])}; "
+              f"sway share > 0.5: {np.mean(b2[good2, 6] > 0.5):.3f}")
+        b2 = np.nan_to_num(b2, nan=0.0)
+        extra = np.column_stack([np.log(np.clip(b2[:, 4], 1e-4, BUCKLING_STRAIN_CAP)), np.clip(b2[:, 5], -2, 2),
+                                 np.log(np.clip(b2[:, 6], 0, None) + 1e-6), np.log1p(np.clip(b2[:, 7], 0, None))])
+        for k, name in enumerate(BUCKLING2_NAMES[4:]):  # as the network's physics head sees them
+            print(f"  + buckling + {name}:".ljust(36), mlp_metrics(np.hstack([base, bfeat, extra[:, k:k + 1]]), y,
+                                                                  args.epochs))
+        print("  + second-order buckling (all):  ", mlp_metrics(np.hstack([base, bfeat, extra]), y, args.epochs))
 
 
 if __name__ == "__main__":

@@ -178,6 +178,18 @@ def test_nonlinear_buckling_features_train_cache_and_reload(nonlinear_store, tmp
         train(_plain(bad))
 
 
+def test_second_order_buckling_features_reach_the_batches(nonlinear_store):
+    from trussvae.data.datamodule import TrussDataModule
+
+    dm = TrussDataModule(nonlinear_store.root, target="nonlinear", label_transform="log", physics="ritz",
+                         physics_hops=1, curve_features="buckling2", max_train=20)
+    dm.setup()
+    phys = dm.datasets["train"].tensors["phys"]
+    assert phys.shape == (20, 17) and torch.isfinite(phys).all()
+    assert buckling_feature_path(nonlinear_store.root, "buckling2").is_file()
+    assert (phys[:, 13] > 0).all() and ((phys[:, 15] >= 0) & (phys[:, 15] <= 1)).all()
+
+
 def test_config_typo_fails_clearly(labelled_store, tmp_path):
     with pytest.raises(ConfigCompositionException, match="d_Aa"):
         _cfg(labelled_store.root, tmp_path, "model.d_Aa=6")

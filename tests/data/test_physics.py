@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from trussvae.data.physics import (
+    BUCKLING2_NAMES,
     BUCKLING_NAMES,
     BUCKLING_STRAIN_CAP,
     buckling_fe_settings,
@@ -127,7 +128,8 @@ def test_buckling_cache_computes_only_missing_rows(arrays, tmp_path, monkeypatch
     adj, off = arrays[0][:6], arrays[1][:6]
     calls = []
     real = physics.buckling_features
-    monkeypatch.setattr(physics, "buckling_features", lambda a, o, fe=None: calls.append(len(a)) or real(a, o, fe))
+    monkeypatch.setattr(physics, "buckling_features",
+                        lambda a, o, fe=None, kind="buckling": calls.append(len(a)) or real(a, o, fe, kind))
     f1 = load_or_compute_buckling(tmp_path, adj, off, rows=[1, 3])
     assert calls == [2] and buckling_feature_path(tmp_path).is_file()
     assert np.all(np.isnan(f1[[0, 2, 4, 5]])) and np.all(np.isfinite(f1[[1, 3]]))
@@ -138,6 +140,22 @@ def test_buckling_cache_computes_only_missing_rows(arrays, tmp_path, monkeypatch
     assert calls == [2, 1, 1]
     with pytest.raises(ValueError, match="rows"):
         load_or_compute_buckling(tmp_path, adj, off, rows=[6])
+
+
+def test_second_order_buckling_features_extend_the_first_order_ones(arrays, tmp_path):
+    adj, off = arrays[0][:4], arrays[1][:4]
+    first = buckling_features(adj, off)
+    second = buckling_features(adj, off, kind="buckling2")
+    assert second.shape == (4, len(BUCKLING2_NAMES)) == (4, 8)
+    np.testing.assert_allclose(second[:, :4], first, rtol=1e-10)  # eigh vs eigvalsh: round-off
+    assert np.all(second[:, 4] > 0) and np.all(second[:, 4] <= BUCKLING_STRAIN_CAP)
+    assert np.all((second[:, 6] >= 0) & (second[:, 6] <= 1)) and np.all(second[:, 7] == np.round(second[:, 7]))
+    cached = load_or_compute_buckling(tmp_path, adj, off, rows=[0, 2], kind="buckling2")
+    np.testing.assert_allclose(cached[[0, 2]], second[[0, 2]], rtol=1e-6)  # the cache stores float32 offsets
+    assert buckling_feature_path(tmp_path, "buckling2").is_file() and not buckling_feature_path(tmp_path).is_file()
+    for bad in ("none", "eigen"):
+        with pytest.raises(ValueError, match="kind"):
+            buckling_features(adj, off, kind=bad)
 
 
 def test_buckling_settings_come_from_the_nonlinear_labels_meta():

@@ -95,6 +95,24 @@ def test_linear_buckling_of_generated_cells_and_bad_input():
         linear_buckling(broken)
 
 
+def test_second_order_buckling_sees_the_prebuckling_rotations():
+    # simple cubic: axial shortening only before its sway modes, so the second-order estimate is the linear one;
+    # two degenerate sway modes (x and y) that shear the cell
+    sc = linear_buckling(simple_cubic(0.15), second_order=True)
+    assert sc.second_order_at == pytest.approx(0.5 * sc.strains[0], rel=1e-9)
+    assert sc.second_order_strain == pytest.approx(sc.strains[0], rel=0.03)
+    assert sc.tangent_ratio == pytest.approx(1.0, abs=1e-3)
+    assert sc.close_modes == 2 and sc.sway_share > 0.5
+    # octet: its inclined struts rotate before they buckle, so the linear estimate is late (0.133); the
+    # second-order one is close to the instability the load path finds (~0.085, test below); local modes
+    octet = linear_buckling(_frames()[1], second_order=True)
+    first = linear_buckling(_frames()[1])
+    np.testing.assert_allclose(octet.strains, first.strains, rtol=1e-10)  # the first-order fields do not change
+    assert np.isnan(first.second_order_strain) and np.isnan(first.sway_share)
+    assert octet.second_order_at == pytest.approx(0.05) and 0.08 < octet.second_order_strain < 0.1
+    assert 0.5 < octet.tangent_ratio < 1.0 and octet.sway_share < 1e-3 and octet.close_modes >= 2
+
+
 def test_imperfect_octet_buckles_and_plateaus():
     frame = elementary("octet").to_frame(relative_density=0.15)
     res = uniaxial_compression(frame)

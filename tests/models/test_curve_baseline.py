@@ -1,5 +1,6 @@
 """model.curve_baseline=ritz: nonlinear curves predicted relative to the Ritz linear estimate, and
-model.curve_features=buckling: the linearised buckling strains as inputs of the physics head (issue 13)."""
+model.curve_features=buckling / buckling2: the (second-order) buckling analysis as inputs of the physics head
+(issue 13)."""
 
 from __future__ import annotations
 
@@ -117,6 +118,25 @@ def test_buckling_features_enter_the_physics_head(data, buckling):
         assert torch.isfinite(net.predict_tta(adj[:4], off[:4], [0, 1, 16], phys=buckling[:4])).all()
         with pytest.raises(ValueError, match="13 physics features"):
             net.predict(mu, buckling[:, :9])
+
+
+def test_second_order_buckling_features_enter_the_physics_head(data, buckling):
+    adj, off, _, _, _, norm = data
+    net = _model(norm, curve_features="buckling2").net
+    assert net.n_physics_features == 17 and net.predictor.net[0].in_features == net.layout.d + 17
+    with torch.no_grad():
+        feats = net.physics_features(adj[:6], off[:6])
+        assert feats.shape == (6, 17)
+        torch.testing.assert_close(feats[:, :13], buckling[:6], rtol=1e-5, atol=1e-9)  # the first-order columns
+        mu, _ = net.encode(adj[:6], off[:6], feats)
+        sigma = net.predict_physical(mu, feats)
+        assert torch.isfinite(sigma).all() and (sigma > 0).all()
+        for col in (13, 14, 15, 16):  # each second-order column is an input of the head
+            moved = feats.clone()
+            moved[:, col] = moved[:, col] * 0.5 + 0.01
+            assert not torch.allclose(net.predict_physical(mu, moved), sigma), col
+        with pytest.raises(ValueError, match="17 physics features"):
+            net.predict(mu, buckling[:6])
 
 
 def test_symmetry_gather_passes_extra_feature_columns_through(buckling):

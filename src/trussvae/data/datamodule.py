@@ -109,9 +109,10 @@ class TrussDataModule(pl.LightningDataModule):
         num_workers, pin_memory: passed to the DataLoaders (0 workers is fastest for in-memory data).
         physics: ``"none"`` (default) | ``"ritz"``: add the ``phys`` features (``model.physics``).
         physics_hops: relaxation hops of the Ritz features (default 2).
-        curve_features: ``"none"`` (default) | ``"buckling"``: append the 4 buckling features of the rows
-            with valid labels to ``phys`` (``model.curve_features``; nonlinear target with physics ritz;
-            cached row by row in ``<data_dir>/features/buckling.npz``, ~10 ms a new structure).
+        curve_features: ``"none"`` (default) | ``"buckling"`` | ``"buckling2"``: append the 4 (8) buckling
+            features of the rows with valid labels to ``phys`` (``model.curve_features``; nonlinear target
+            with physics ritz; cached row by row in ``<data_dir>/features/<kind>.npz``, ~10 (40) ms a new
+            structure).
         max_train: train on a random subset of ``max_train`` of the training rows with valid labels
             (a prefix of one permutation seeded by ``split_seed``, so smaller subsets are nested in
             larger ones), for learning curves over the data size; validation and test splits are
@@ -236,10 +237,11 @@ class TrussDataModule(pl.LightningDataModule):
         if self.physics == "ritz":
             feats = load_or_compute_ritz(self.data_dir, structures["adjacency"], structures["offsets"],
                                          self.physics_hops, self.physics_fe)
-            if self.curve_features == "buckling":  # only the rows that are used: ~10 ms each, cached
+            if self.curve_features != "none":  # only the rows that are used: ~10 (40) ms each, cached
                 used = np.concatenate(list(split.values()))
                 feats = np.hstack([feats, load_or_compute_buckling(self.data_dir, structures["adjacency"],
-                                                                   structures["offsets"], self.curve_fe, used)])
+                                                                   structures["offsets"], self.curve_fe, used,
+                                                                   kind=self.curve_features)])
             extra["phys"] = torch.as_tensor(np.nan_to_num(feats, nan=0.0), dtype=torch.float32)
         for s, idx in split.items():
             t = torch.as_tensor(idx)

@@ -19,8 +19,14 @@ where a compression curve leaves its linear branch, the part of a curve the Ritz
 (docs/model.md, "Nonlinear curves"). They are invariant under the 16 symmetry operations that keep e3
 (the only ones used for the nonlinear target).
 
+``model.curve_features=buckling2`` adds the second-order analysis of ``linear_buckling(second_order=True)``
+(:data:`BUCKLING2_NAMES`, ~4x the cost): the first critical strain re-linearised half-way to it on the
+solved load path (it sees the pre-buckling rotation of the struts), the pre-buckling tangent ratio there,
+the first mode's share in the cell's F unknowns (sway or local) and the number of modes within 1.5x the
+first critical strain.
+
 - :func:`buckling_features` computes them for arrays of structures;
-- :func:`load_or_compute_buckling` caches them in ``<store>/features/buckling.npz`` row by row: only the
+- :func:`load_or_compute_buckling` caches them in ``<store>/features/<kind>.npz`` row by row: only the
   rows asked for are computed, rows computed before are reused (the nonlinear labels grow by chunks).
 """
 
@@ -48,7 +54,8 @@ from trussvae.fem.settings import NonlinearFESettings
 
 __all__ = ["PHYSICS_KINDS", "ritz_features", "load_or_compute_ritz", "physics_fe_settings", "complete_fe",
            "feature_path", "CURVE_FEATURE_KINDS", "BUCKLING_NAMES", "BUCKLING_STRAIN_CAP", "buckling_fe_settings",
-           "complete_buckling_fe", "buckling_features", "load_or_compute_buckling", "buckling_feature_path"]
+           "complete_buckling_fe", "buckling_features", "load_or_compute_buckling", "buckling_feature_path",
+           "BUCKLING2_NAMES", "CURVE_FEATURE_NAMES"]
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +64,14 @@ PHYSICS_KINDS = ("none", "ritz")
 #: the FE settings the features depend on (a subset of a label set's ``fe`` record in meta.json)
 _FE_KEYS = ("E_s", "nu_s", "beam", "relative_density")
 #: values of ``model.curve_features``
-CURVE_FEATURE_KINDS = ("none", "buckling")
-#: columns of :func:`buckling_features`
+CURVE_FEATURE_KINDS = ("none", "buckling", "buckling2")
+#: columns of :func:`buckling_features` (``kind="buckling"``)
 BUCKLING_NAMES = ("E3_0", "eps_cr1", "eps_cr2", "eps_cr3")
+#: columns of ``kind="buckling2"``: the above and the second-order analysis
+#: (:class:`~trussvae.fem.nonlinear.BucklingResult`)
+BUCKLING2_NAMES = BUCKLING_NAMES + ("eps_cr1_second_order", "tangent_ratio", "sway_share", "close_modes")
+#: the columns each curve-feature kind appends to the 9 Ritz components
+CURVE_FEATURE_NAMES = {"none": (), "buckling": BUCKLING_NAMES, "buckling2": BUCKLING2_NAMES}
 #: critical strains are stored at most this (a cell with fewer unstable modes has ``inf``)
 BUCKLING_STRAIN_CAP = 10.0
 #: the nonlinear label settings the buckling features depend on
@@ -157,34 +169,48 @@ def buckling_fe_settings(meta: dict | None = None) -> dict:
     return complete_buckling_fe((((meta or {}).get("labels") or {}).get("nonlinear") or {}).get("fe"))
 
 
-def buckling_features(adjacency, offsets, fe: dict | None = None) -> np.ndarray:
-    """(n, 351) adjacency vectors and (n, 27) offsets -> (n, 4) ``E3_0, eps_cr1, eps_cr2, eps_cr3``
-    (:data:`BUCKLING_NAMES`; strains capped at :data:`BUCKLING_STRAIN_CAP`) of
-    :func:`~trussvae.fem.nonlinear.linear_buckling` with the settings ``fe`` (:func:`complete_buckling_fe`).
-    Structures that are not a stable frame get NaN; callers decide what a missing feature means."""
+def _check_kind(kind: str) -> str:
+    if kind not in CURVE_FEATURE_KINDS or kind == "none":
+        raise ValueError(f"curve-feature kind must be one of {list(CURVE_FEATURE_KINDS[1:])}, got {kind!r}")
+    return kind
+
+
+def buckling_features(adjacency, offsets, fe: dict | None = None, kind: str = "buckling") -> np.ndarray:
+    """(n, 351) adjacency vectors and (n, 27) offsets -> the (n, 4) ``E3_0, eps_cr1, eps_cr2, eps_cr3``
+    (:data:`BUCKLING_NAMES`) of :func:`~trussvae.fem.nonlinear.linear_buckling` with the settings ``fe``
+    (:func:`complete_buckling_fe`); ``kind="buckling2"``: (n, 8), :data:`BUCKLING2_NAMES` (the second-order
+    analysis; where its load path fails, rare, the second-order strain falls back to ``eps_cr1`` and the
+    tangent ratio is NaN). Strains are capped at :data:`BUCKLING_STRAIN_CAP`. Structures that are not a
+    stable frame get NaN; callers decide what a missing feature means."""
     fe = complete_buckling_fe(fe)
+    names = CURVE_FEATURE_NAMES[_check_kind(kind)]
     adjacency, offsets = _structure_arrays("buckling_features", adjacency, offsets)
-    out = np.full((len(adjacency), len(BUCKLING_NAMES)), np.nan)
+    out = np.full((len(adjacency), len(names)), np.nan)
     kw = {k: fe[k] for k in ("E_s", "nu_s", "beam", "confined", "imperfection", "seed")}
+    second = kind == "buckling2"
     for i in range(len(adjacency)):
         try:
             frame = arrays_to_graph(adjacency[i] > 0.5, offsets[i]).to_frame(fe["relative_density"])
-            res = linear_buckling(frame, n_modes=len(BUCKLING_NAMES) - 1, **kw)
+            res = linear_buckling(frame, n_modes=len(BUCKLING_NAMES) - 1, second_order=second, **kw)
         except (TrussGraphError, MechanismError, ValueError, np.linalg.LinAlgError):
             continue
         out[i, 0] = res.initial_modulus
-        out[i, 1:] = np.minimum(res.strains, BUCKLING_STRAIN_CAP)
+        out[i, 1:4] = np.minimum(res.strains, BUCKLING_STRAIN_CAP)
+        if second:
+            eps2 = res.strains[0] if np.isnan(res.second_order_strain) else res.second_order_strain
+            out[i, 4:] = (min(eps2, BUCKLING_STRAIN_CAP), res.tangent_ratio, res.sway_share, res.close_modes)
     return out
 
 
-def buckling_feature_path(data_dir: str | Path) -> Path:
-    """Where :func:`load_or_compute_buckling` caches the buckling features of a store."""
-    return Path(data_dir) / "features" / "buckling.npz"
+def buckling_feature_path(data_dir: str | Path, kind: str = "buckling") -> Path:
+    """Where :func:`load_or_compute_buckling` caches the ``kind`` features of a store."""
+    return Path(data_dir) / "features" / f"{_check_kind(kind)}.npz"
 
 
 def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict | None = None, rows=None,
-                             log_every: int = 5000) -> np.ndarray:
-    """The (n, 4) buckling features of a store's structures at ``rows`` (default: all; NaN elsewhere).
+                             log_every: int = 5000, kind: str = "buckling") -> np.ndarray:
+    """The (n, 4) buckling features (``kind="buckling2"``: (n, 8)) of a store's structures at ``rows``
+    (default: all; NaN elsewhere).
 
     Cached in :func:`buckling_feature_path` with the settings and a checksum of all inputs: rows computed
     before with the same settings and structures are reused, the others computed and added (the cache is
@@ -196,9 +222,10 @@ def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict 
     rows = np.arange(n) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
     if len(rows) and (rows[0] < 0 or rows[-1] >= n):
         raise ValueError(f"rows must index the {n} structures, got {rows[0]}..{rows[-1]}")
-    record = {"kind": "buckling", "fe": fe, "n": int(n), "inputs_checksum": _checksum(adjacency, offsets)}
-    path = buckling_feature_path(data_dir)
-    feats, done = np.full((n, len(BUCKLING_NAMES)), np.nan), np.zeros(n, bool)
+    names = CURVE_FEATURE_NAMES[_check_kind(kind)]
+    record = {"kind": kind, "fe": fe, "n": int(n), "inputs_checksum": _checksum(adjacency, offsets)}
+    path = buckling_feature_path(data_dir, kind)
+    feats, done = np.full((n, len(names)), np.nan), np.zeros(n, bool)
     if path.is_file():
         with np.load(path) as z:
             if json.loads(str(z["record"])) == record:
@@ -207,17 +234,17 @@ def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict 
                 log.info("%s was made from other settings or rows: recomputing", path)
     todo = rows[~done[rows]]
     if len(todo):
-        log.info("computing the buckling features of %d structures (%d cached, in %s)", len(todo),
+        log.info("computing the %s features of %d structures (%d cached, in %s)", kind, len(todo),
                  len(rows) - len(todo), path)
     writable = True
     for start in range(0, len(todo), max(1, int(log_every))):
         part = todo[start:start + max(1, int(log_every))]
-        feats[part] = buckling_features(adjacency[part], offsets[part], fe)
+        feats[part] = buckling_features(adjacency[part], offsets[part], fe, kind)
         done[part] = True
         if writable:
             writable = _save_features(path, record, features=feats, done=done)
         if len(todo) > log_every:
-            log.info("buckling features: %d / %d", start + len(part), len(todo))
+            log.info("%s features: %d / %d", kind, start + len(part), len(todo))
     out = np.full_like(feats, np.nan)
     out[rows] = feats[rows]
     return out

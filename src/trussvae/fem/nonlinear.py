@@ -358,15 +358,38 @@ class BucklingResult:
     """Linearised buckling of the uniaxial-compression load path (:func:`linear_buckling`).
 
     ``strains`` (n_modes,): the smallest critical compressive strains, ascending (``inf`` where the
-    cell has fewer unstable modes); ``initial_modulus``: dP33/dF33 at zero strain (E3 of the cell)."""
+    cell has fewer unstable modes); ``initial_modulus``: dP33/dF33 at zero strain (E3 of the cell).
+
+    With ``second_order=True`` also (NaN otherwise):
+
+    * ``second_order_strain``: the first critical strain of the analysis repeated at
+      ``second_order_at`` (half the first linearised critical strain, at most 0.05) on the solved load
+      path: the linearisation there sees the pre-buckling rotations of the struts (``inf`` if stable);
+    * ``tangent_ratio``: dP33/dF33 at ``second_order_at`` over ``initial_modulus`` (pre-buckling softening);
+    * ``sway_share``: the share of the first mode (of all modes within 1 % of its critical strain, a
+      basis-independent measure for repeated modes) in the cell's free F components, in the solver's
+      scaled unknowns: ~1 for a macroscopic shear / sway mode, ~0 for a local strut mode;
+    * ``close_modes``: the number of critical strains within 1.5x the first (0 if none is finite).
+    """
 
     strains: np.ndarray
     initial_modulus: float
+    second_order_strain: float = float("nan")
+    second_order_at: float = float("nan")
+    tangent_ratio: float = float("nan")
+    sway_share: float = float("nan")
+    close_modes: float = float("nan")
+
+
+#: the second-order analysis of :func:`linear_buckling`: where on the path (a fraction of the first linearised
+#: critical strain, capped), the path increments, modes counted as one cluster / as close
+_SECOND_AT, _SECOND_AT_MAX, _SECOND_STEP, _CLUSTER_RTOL, _CLOSE = 0.5, 0.05, 0.005, 0.01, 1.5
 
 
 def linear_buckling(frame, n_modes: int = 3, E_s: float = DEFAULT_E_S, nu_s: float = DEFAULT_NU_S,
                     beam: str = DEFAULT_BEAM, confined: bool = False, imperfection: float = 1e-3, seed: int = 0,
-                    n_sub: int = 2, shallow: bool = True, h: float = 1e-5) -> BucklingResult:
+                    n_sub: int = 2, shallow: bool = True, h: float = 1e-5,
+                    second_order: bool = False) -> BucklingResult:
     """Critical strains of the linearised buckling problem of :func:`uniaxial_compression` (same cell,
     loading, imperfection and discretisation): the smallest ``eps > 0`` with ``K0 + eps K_G`` singular,
     where ``K0`` is the Hessian of the cell energy over the free unknowns at the reference equilibrium and
@@ -376,6 +399,10 @@ def linear_buckling(frame, n_modes: int = 3, E_s: float = DEFAULT_E_S, nu_s: flo
     ``L^-1 K_G L^-T``. Two Hessians and one symmetric eigen-decomposition: ~10 ms for a generated cell,
     ~1/10 of a 13-point curve. It predicts where the curve leaves the linear branch (docs/fem_nonlinear.md,
     "Linearised buckling"); it is a feature of the nonlinear predictor (``model.curve_features=buckling``).
+
+    ``second_order=True`` adds the mode character and a second-order estimate (:class:`BucklingResult`):
+    the load path is solved (the labels' Newton solver, increments of 0.005) to half the first critical
+    strain and the analysis repeated there; ~4x the cost (``model.curve_features=buckling2``).
 
     Raises
     ------
@@ -397,22 +424,79 @@ def linear_buckling(frame, n_modes: int = 3, E_s: float = DEFAULT_E_S, nu_s: flo
         ok, _, _, msg = solver.solve()
         if not ok:
             raise MechanismError(f"reference state not a stable equilibrium: {msg}")
-        free, D = cell.free, cell.Ds
-        K0 = solver.K[np.ix_(free, free)] * D[:, None] * D[None, :]
         pred, e0 = solver.tangent()
-        cell.step(-h * pred, solver.X.copy())
-        cell.F[2, 2] = 1.0 - h
-        ok, _, _, msg = solver.solve()
+        K0, KG = _hessian_change(cell, solver, pred, 0.0, h)
+        if KG is None:
+            raise MechanismError(f"no equilibrium at strain {h:g}")
+        mu, V = _buckling_pencil(K0, KG, vectors=second_order)
+        strains = np.full(int(n_modes), np.inf)
+        neg = mu[mu < 0][: int(n_modes)]
+        strains[:len(neg)] = -1.0 / neg
+        res = BucklingResult(strains=strains, initial_modulus=float(e0))
+        if second_order:
+            _second_order(res, cell, solver, mu, V, e0, h)
+    return res
+
+
+def _hessian_change(cell, solver, pred, eps, h):
+    """(K, (K(eps + h) - K) / h) over the free unknowns (scaled) at a converged state at strain ``eps``;
+    the solver is left at ``eps + h``. ``None`` for the change if that solve fails."""
+    free, D = cell.free, cell.Ds
+    K = solver.K[np.ix_(free, free)] * D[:, None] * D[None, :]
+    cell.step(-h * pred, solver.X.copy())
+    cell.F[2, 2] = 1.0 - (eps + h)
+    ok, _, _, _ = solver.solve()
+    if not ok:
+        return K, None
+    return K, (solver.K[np.ix_(free, free)] * D[:, None] * D[None, :] - K) / h
+
+
+def _buckling_pencil(K, KG, vectors=False):
+    """Eigenvalues ``mu`` (ascending) of ``L^-1 KG L^-T`` (``K = L L^T``), with the modes ``L^-T y`` in the
+    free unknowns when ``vectors``. Raises LinAlgError if ``K`` is not positive definite."""
+    L = cholesky(0.5 * (K + K.T), lower=True)
+    A = solve_triangular(L, solve_triangular(L, KG, lower=True).T, lower=True)
+    A = 0.5 * (A + A.T)
+    if not vectors:
+        return np.linalg.eigvalsh(A), None
+    mu, Y = np.linalg.eigh(A)
+    return mu, solve_triangular(L.T, Y, lower=False)
+
+
+def _second_order(res, cell, solver, mu, V, e0, h):
+    """Fill the second-order fields of ``res`` (:func:`linear_buckling`); the solver is at strain ``h``."""
+    crit = np.where(mu < 0, -1.0 / np.where(mu < 0, mu, -1.0), np.inf)
+    eps1 = crit[0] if mu[0] < 0 else np.inf
+    res.close_modes = float(np.sum(crit <= _CLOSE * eps1)) if np.isfinite(eps1) else 0.0
+    n_f = len(cell.free) - (6 * cell.N - 3)  # the free F components come last
+    if np.isfinite(eps1) and n_f:
+        cluster = V[:, crit <= eps1 * (1.0 + _CLUSTER_RTOL)]  # share invariant to the basis of a repeated mode
+        res.sway_share = float(np.sum(cluster[-n_f:] ** 2) / np.sum(cluster ** 2))
+    else:
+        res.sway_share = 0.0
+    s = min(_SECOND_AT * eps1, _SECOND_AT_MAX)
+    eps = h
+    pred, _ = solver.tangent()
+    while eps < s - 1e-12:  # the labels' path (Newton from the tangent predictor) up to s
+        step = min(_SECOND_STEP, s - eps)
+        cell.step(-step * pred, solver.X.copy())
+        cell.F[2, 2] = 1.0 - (eps + step)
+        ok, _, _, _ = solver.solve()
         if not ok:
-            raise MechanismError(f"no equilibrium at strain {h:g}: {msg}")
-        KG = (solver.K[np.ix_(free, free)] * D[:, None] * D[None, :] - K0) / h
-        L = cholesky(0.5 * (K0 + K0.T), lower=True)
-        A = solve_triangular(L, solve_triangular(L, KG, lower=True).T, lower=True)
-        mu = np.linalg.eigvalsh(0.5 * (A + A.T))
-    neg = mu[mu < 0][: int(n_modes)]
-    strains = np.full(int(n_modes), np.inf)
-    strains[:len(neg)] = -1.0 / neg
-    return BucklingResult(strains=strains, initial_modulus=float(e0))
+            return
+        eps += step
+        pred, _ = solver.tangent()
+    pred, et = solver.tangent()
+    res.second_order_at, res.tangent_ratio = float(eps), float(et / e0)
+    K, KG = _hessian_change(cell, solver, pred, eps, h)
+    if KG is None:
+        return
+    try:
+        mu2, _ = _buckling_pencil(K, KG)
+    except np.linalg.LinAlgError:  # the path lost stability before s: it buckles there
+        res.second_order_strain = float(eps)
+        return
+    res.second_order_strain = float(eps - 1.0 / mu2[0]) if mu2[0] < 0 else float("inf")
 
 
 def _label_one(frame, max_strain, time_limit, kwargs):

@@ -53,7 +53,10 @@ initial modulus ``E3_0`` and its three smallest linearised critical strains unde
 entering the physics head as ``asinh(E3_0 / PHYS_SCALE)`` and ``log(eps_cr)``: they tell the head where
 the curve leaves its linear branch (a feature probe: per-curve NRMSE of an MLP 0.303 -> 0.156; the
 model at 50,000 curves 0.158 -> 0.108, docs/model.md). They cost ~10 ms a structure, computed once for a
-data set and per decode in design.
+data set and per decode in design. ``curve_features="buckling2"`` adds the 4 columns of the second-order
+analysis (:data:`trussvae.data.physics.BUCKLING2_NAMES`, ~40 ms a structure): the re-linearised first
+critical strain (``log``), the pre-buckling tangent ratio (clamped to [-2, 2]), the first mode's sway share
+(``log(share + 1e-6)``) and the number of close modes (``log(1 + n)``).
 
 Callers may pass ``phys`` (the data module's cached features); :meth:`TrussVAENet.predict_inputs` and
 :meth:`TrussVAENet.encode` compute it from ``adj`` and ``offsets`` when it is not given (numba FE
@@ -80,9 +83,9 @@ from torch import nn
 
 from trussvae.data.normalization import LabelNormalizer
 from trussvae.data.physics import (
-    BUCKLING_NAMES,
     BUCKLING_STRAIN_CAP,
     CURVE_FEATURE_KINDS,
+    CURVE_FEATURE_NAMES,
     PHYSICS_KINDS,
     buckling_features,
     complete_buckling_fe,
@@ -160,7 +163,7 @@ class TrussVAENet(nn.Module):
         physics_hidden: hidden sizes of the physics-feature MLP (``physics_input="encoder"``).
         curve_baseline: ``"none"`` or ``"ritz"`` (nonlinear curves relative to the Ritz linear estimate,
             module doc; needs ``target="nonlinear"``, ``physics="ritz"``, ``physics_input="predictor"``).
-        curve_features: ``"none"`` or ``"buckling"`` (the linearised buckling features as a further
+        curve_features: ``"none"``, ``"buckling"`` or ``"buckling2"`` (the buckling features as a further
             input of the physics head, module doc; needs ``curve_baseline="ritz"``).
         curve_fe: the settings of the buckling features (those of the training data's nonlinear labels:
             E_s, nu_s, beam, relative_density, confined, imperfection, seed).
@@ -256,20 +259,21 @@ class TrussVAENet(nn.Module):
 
     @property
     def n_physics_features(self) -> int:
-        """Width of ``phys``: 9 Ritz components (+ 4 buckling features with ``curve_features``), 0 without."""
+        """Width of ``phys``: 9 Ritz components (+ the 4 or 8 buckling features of ``curve_features``), 0
+        without."""
         if self.physics == "none":
             return 0
-        return 9 + (len(BUCKLING_NAMES) if self.curve_features != "none" else 0)
+        return 9 + len(CURVE_FEATURE_NAMES[self.curve_features])
 
     def physics_features(self, adj: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """(B, 351), (B, 27) -> (B, 9) physical Ritz features of the (thresholded) structures, computed
         with this network's hops and FE settings, followed by the 4 buckling features with
-        ``curve_features="buckling"`` (B, 13); 0 where the input is not a frame."""
+        ``curve_features`` (B, 13 or 17); 0 where the input is not a frame."""
         a = adj.detach().cpu().numpy() > 0.5
         o = offsets.detach().cpu().double().numpy()
         feats = ritz_features(a, o, self.physics_hops, self.physics_fe)
         if self.curve_features != "none":
-            feats = np.hstack([feats, buckling_features(a, o, self.curve_fe)])
+            feats = np.hstack([feats, buckling_features(a, o, self.curve_fe, self.curve_features)])
         return torch.as_tensor(np.nan_to_num(feats, nan=0.0), dtype=offsets.dtype, device=offsets.device)
 
     def input_features(self, adj: torch.Tensor, offsets: torch.Tensor,
@@ -301,7 +305,10 @@ class TrussVAENet(nn.Module):
         parts = [mu.detach(), torch.asinh(p[:, :9] / PHYS_SCALE)]
         if self.curve_features != "none":  # E3_0 like the Ritz components, critical strains on a log scale
             parts += [torch.asinh(p[:, 9:10] / PHYS_SCALE),
-                      torch.log(p[:, 10:].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP))]
+                      torch.log(p[:, 10:13].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP))]
+        if self.curve_features == "buckling2":  # second-order strain, tangent ratio, sway share, close modes
+            parts += [torch.log(p[:, 13:14].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP)), p[:, 14:15].clamp(-2.0, 2.0),
+                      torch.log(p[:, 15:16].clamp(min=0.0) + 1e-6), torch.log1p(p[:, 16:17].clamp(min=0.0))]
         return self.predictor(torch.cat(parts, dim=-1)), phys
 
     def anchored_curves(self, log_ratio: torch.Tensor, phys: torch.Tensor) -> torch.Tensor:
