@@ -425,9 +425,9 @@ def linear_buckling(frame, n_modes: int = 3, E_s: float = DEFAULT_E_S, nu_s: flo
         if not ok:
             raise MechanismError(f"reference state not a stable equilibrium: {msg}")
         pred, e0 = solver.tangent()
-        K0, KG = _hessian_change(cell, solver, pred, 0.0, h)
+        K0, KG, msg = _hessian_change(cell, solver, pred, 0.0, h)
         if KG is None:
-            raise MechanismError(f"no equilibrium at strain {h:g}")
+            raise MechanismError(f"no equilibrium at strain {h:g}: {msg}")
         mu, V = _buckling_pencil(K0, KG, vectors=second_order)
         strains = np.full(int(n_modes), np.inf)
         neg = mu[mu < 0][: int(n_modes)]
@@ -439,16 +439,17 @@ def linear_buckling(frame, n_modes: int = 3, E_s: float = DEFAULT_E_S, nu_s: flo
 
 
 def _hessian_change(cell, solver, pred, eps, h):
-    """(K, (K(eps + h) - K) / h) over the free unknowns (scaled) at a converged state at strain ``eps``;
-    the solver is left at ``eps + h``. ``None`` for the change if that solve fails."""
+    """(K, (K(eps + h) - K) / h, message) over the free unknowns (scaled) at a converged state at strain
+    ``eps``; the solver is left at ``eps + h``. ``None`` for the change (and the solver's message) if that
+    solve fails."""
     free, D = cell.free, cell.Ds
     K = solver.K[np.ix_(free, free)] * D[:, None] * D[None, :]
     cell.step(-h * pred, solver.X.copy())
     cell.F[2, 2] = 1.0 - (eps + h)
-    ok, _, _, _ = solver.solve()
+    ok, _, _, msg = solver.solve()
     if not ok:
-        return K, None
-    return K, (solver.K[np.ix_(free, free)] * D[:, None] * D[None, :] - K) / h
+        return K, None, msg
+    return K, (solver.K[np.ix_(free, free)] * D[:, None] * D[None, :] - K) / h, ""
 
 
 def _buckling_pencil(K, KG, vectors=False):
@@ -488,7 +489,7 @@ def _second_order(res, cell, solver, mu, V, e0, h):
         pred, _ = solver.tangent()
     pred, et = solver.tangent()
     res.second_order_at, res.tangent_ratio = float(eps), float(et / e0)
-    K, KG = _hessian_change(cell, solver, pred, eps, h)
+    K, KG, _ = _hessian_change(cell, solver, pred, eps, h)
     if KG is None:
         return
     try:
