@@ -32,7 +32,6 @@ from scipy.stats import spearmanr
 
 from trussvae.data.physics import (
     BUCKLING2_NAMES,
-    BUCKLING_STRAIN_CAP,
     buckling_fe_settings,
     load_or_compute_buckling,
     load_or_compute_ritz,
@@ -41,7 +40,7 @@ from trussvae.data.physics import (
 from trussvae.design_space.truss_graph import arrays_to_graph
 from trussvae.fem.elasticity import LABEL_STRAINS, stiffness_from_orthotropic, stiffness_to_compliance, youngs_moduli
 from trussvae.io.store import LatticeStore
-from trussvae.models.network import PHYS_SCALE
+from trussvae.models.network import physics_head_inputs
 
 
 def euler_features(adjacency: np.ndarray, offsets: np.ndarray, ritz: np.ndarray, density: float) -> np.ndarray:
@@ -134,9 +133,8 @@ def main() -> None:
     print(f"linearised buckling: first critical strain (p10, p50, p90) {np.quantile(buck[good, 1], [0.1, 0.5, 0.9])}; "
           f"Spearman correlation with the FE knee {spearman:.3f}; "
           f"E3_0 / E3_R median {np.median(buck[good, 0] / e3[good]):.4f}")
-    base = np.arcsinh(ritz / PHYS_SCALE)  # the features as the network's physics head sees them
-    bfeat = np.column_stack([np.arcsinh(buck[:, 0] / PHYS_SCALE),
-                             np.log(np.clip(buck[:, 1:], 1e-4, BUCKLING_STRAIN_CAP))])
+    head = physics_head_inputs(torch.from_numpy(np.hstack([ritz, buck])), "buckling").numpy()
+    base, bfeat = head[:, :9], head[:, 9:]  # the features as the network's physics head sees them
     print("MLP on Ritz components:          ", mlp_metrics(base, y, args.epochs))
     print("  + Euler features:              ", mlp_metrics(np.hstack([base, euler]), y, args.epochs))
     print("  + buckling features:           ", mlp_metrics(np.hstack([base, bfeat]), y, args.epochs))
@@ -152,8 +150,7 @@ def main() -> None:
               f"{spearman2:.3f}; tangent ratio (p10, p50, p90) {np.nanquantile(b2[good2, 5], [0.1, 0.5, 0.9])}; "
               f"sway share > 0.5: {np.mean(b2[good2, 6] > 0.5):.3f}")
         b2 = np.nan_to_num(b2, nan=0.0)
-        extra = np.column_stack([np.log(np.clip(b2[:, 4], 1e-4, BUCKLING_STRAIN_CAP)), np.clip(b2[:, 5], -2, 2),
-                                 np.log(np.clip(b2[:, 6], 0, None) + 1e-6), np.log1p(np.clip(b2[:, 7], 0, None))])
+        extra = physics_head_inputs(torch.from_numpy(np.hstack([ritz, b2])), "buckling2").numpy()[:, 13:]
         for k, name in enumerate(BUCKLING2_NAMES[4:]):  # as the network's physics head sees them
             print(f"  + buckling + {name}:".ljust(36), mlp_metrics(np.hstack([base, bfeat, extra[:, k:k + 1]]), y,
                                                                   args.epochs))

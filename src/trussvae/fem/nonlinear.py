@@ -477,7 +477,7 @@ def _second_order(res, cell, solver, mu, V, e0, h):
         res.sway_share = 0.0
     s = min(_SECOND_AT * eps1, _SECOND_AT_MAX)
     eps = h
-    pred, _ = solver.tangent()
+    pred, et = solver.tangent()
     while eps < s - 1e-12:  # the labels' path (Newton from the tangent predictor) up to s
         step = min(_SECOND_STEP, s - eps)
         cell.step(-step * pred, solver.X.copy())
@@ -486,8 +486,7 @@ def _second_order(res, cell, solver, mu, V, e0, h):
         if not ok:
             return
         eps += step
-        pred, _ = solver.tangent()
-    pred, et = solver.tangent()
+        pred, et = solver.tangent()
     res.second_order_at, res.tangent_ratio = float(eps), float(et / e0)
     K, KG, _ = _hessian_change(cell, solver, pred, eps, h)
     if KG is None:

@@ -103,7 +103,8 @@ from trussvae.models.latent import LatentLayout
 from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.predictor import PropertyPredictor
 
-__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS", "PHYS_SCALE", "PHYSICS_INPUTS",
+__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS", "PHYS_SCALE", "physics_head_inputs",
+           "PHYSICS_INPUTS",
            "CURVE_BASELINES", "CURVE_FEATURE_KINDS", "ritz_modulus_e3"]
 
 TARGETS = ("linear", "nonlinear")
@@ -114,6 +115,20 @@ PRIORS = ("normal", "learned")
 _OFF_DIAGONAL = (1, 2, 4)
 #: physics features enter as asinh(phys / PHYS_SCALE): logarithmic above ~1e-4 E_s, sign-preserving
 PHYS_SCALE = 1e-4
+
+
+def physics_head_inputs(phys: torch.Tensor, curve_features: str = "none") -> torch.Tensor:
+    """(B, 9 + curve columns) physical features -> what the physics head sees (module doc): the Ritz
+    components and ``E3_0`` as ``asinh(x / PHYS_SCALE)``, critical strains as ``log``, and with
+    ``"buckling2"`` the tangent ratio clamped to [-2, 2], ``log(sway share + 1e-6)``, ``log(1 + close modes)``."""
+    parts = [torch.asinh(phys[:, :9] / PHYS_SCALE)]
+    if curve_features != "none":
+        parts += [torch.asinh(phys[:, 9:10] / PHYS_SCALE),
+                  torch.log(phys[:, 10:13].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP))]
+    if curve_features == "buckling2":
+        parts += [torch.log(phys[:, 13:14].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP)), phys[:, 14:15].clamp(-2.0, 2.0),
+                  torch.log(phys[:, 15:16].clamp(min=0.0) + 1e-6), torch.log1p(phys[:, 16:17].clamp(min=0.0))]
+    return torch.cat(parts, dim=-1)
 #: where the physics features enter (``physics_input``)
 PHYSICS_INPUTS = ("predictor", "encoder")
 #: what a nonlinear network's physics head predicts its curves relative to (``curve_baseline``)
@@ -301,15 +316,8 @@ class TrussVAENet(nn.Module):
         if phys.shape[-1] != self.n_physics_features:
             raise ValueError(f"this network takes {self.n_physics_features} physics features per structure "
                              f"(model.curve_features={self.curve_features}), got {phys.shape[-1]}")
-        p = phys.to(mu)
-        parts = [mu.detach(), torch.asinh(p[:, :9] / PHYS_SCALE)]
-        if self.curve_features != "none":  # E3_0 like the Ritz components, critical strains on a log scale
-            parts += [torch.asinh(p[:, 9:10] / PHYS_SCALE),
-                      torch.log(p[:, 10:13].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP))]
-        if self.curve_features == "buckling2":  # second-order strain, tangent ratio, sway share, close modes
-            parts += [torch.log(p[:, 13:14].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP)), p[:, 14:15].clamp(-2.0, 2.0),
-                      torch.log(p[:, 15:16].clamp(min=0.0) + 1e-6), torch.log1p(p[:, 16:17].clamp(min=0.0))]
-        return self.predictor(torch.cat(parts, dim=-1)), phys
+        x = torch.cat([mu.detach(), physics_head_inputs(phys.to(mu), self.curve_features)], dim=-1)
+        return self.predictor(x), phys
 
     def anchored_curves(self, log_ratio: torch.Tensor, phys: torch.Tensor) -> torch.Tensor:
         """(B, 13) log secant-modulus ratios, (B, 9) physics features -> (B, 13) physical stresses (float64)
