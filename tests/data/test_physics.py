@@ -142,6 +142,29 @@ def test_buckling_cache_computes_only_missing_rows(arrays, tmp_path, monkeypatch
         load_or_compute_buckling(tmp_path, adj, off, rows=[6])
 
 
+def test_buckling_cache_keeps_rows_another_process_wrote_meanwhile(arrays, tmp_path, monkeypatch):
+    import trussvae.data.physics as physics
+
+    adj, off = arrays[0][:6], arrays[1][:6]
+    load_or_compute_buckling(tmp_path, adj, off, rows=[1])
+    real = physics.buckling_features
+    other = []
+
+    def compute(a, o, fe=None, kind="buckling"):
+        if not other:  # another writer fills row 3 after this one has read the cache, before it writes
+            other.append(True)
+            load_or_compute_buckling(tmp_path, adj, off, rows=[3])
+        return real(a, o, fe, kind)
+
+    monkeypatch.setattr(physics, "buckling_features", compute)
+    load_or_compute_buckling(tmp_path, adj, off, rows=[0])
+    with np.load(buckling_feature_path(tmp_path)) as z:
+        np.testing.assert_array_equal(np.flatnonzero(z["done"]), [0, 1, 3])
+        assert np.all(np.isfinite(z["features"][[0, 1, 3]]))
+    monkeypatch.setattr(physics, "buckling_features", lambda *a, **k: pytest.fail("all rows are cached"))
+    load_or_compute_buckling(tmp_path, adj, off, rows=[0, 1, 3])
+
+
 def test_second_order_buckling_features_extend_the_first_order_ones(arrays, tmp_path):
     adj, off = arrays[0][:4], arrays[1][:4]
     first = buckling_features(adj, off)

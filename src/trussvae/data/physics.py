@@ -27,11 +27,13 @@ first critical strain.
 
 - :func:`buckling_features` computes them for arrays of structures;
 - :func:`load_or_compute_buckling` caches them in ``<store>/features/<kind>.npz`` row by row: only the
-  rows asked for are computed, rows computed before are reused (the nonlinear labels grow by chunks).
+  rows asked for are computed, rows computed before are reused (the nonlinear labels grow by chunks);
+  processes filling one cache at the same time keep each other's rows (merged under a file lock).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -242,12 +244,35 @@ def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict 
         feats[part] = buckling_features(adjacency[part], offsets[part], fe, kind)
         done[part] = True
         if writable:
-            writable = _save_features(path, record, features=feats, done=done)
+            writable = _save_rows(path, record, feats, done)
         if len(todo) > log_every:
             log.info("%s features: %d / %d", kind, start + len(part), len(todo))
     out = np.full_like(feats, np.nan)
     out[rows] = feats[rows]
     return out
+
+
+def _save_rows(path: Path, record: dict, feats: np.ndarray, done: np.ndarray) -> bool:
+    """Write a row cache, first merging (in place) the rows another process wrote to ``path`` since it
+    was read: read, merge and replace happen under an exclusive lock on ``<path>.lock``, so processes
+    filling the same cache concurrently (a precomputation next to a training run) keep each other's rows."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if path.is_file():
+                    with np.load(path) as z:
+                        if json.loads(str(z["record"])) == record:
+                            theirs = np.asarray(z["done"], dtype=bool) & ~done
+                            feats[theirs] = z["features"][theirs]
+                            done |= theirs
+                return _save_features(path, record, features=feats, done=done)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    except OSError as exc:
+        log.warning("could not cache features in %s (%s); they will be recomputed next time", path, exc)
+        return False
 
 
 def _save_features(path: Path, record: dict, **arrays) -> bool:
