@@ -148,16 +148,18 @@ def test_buckling_cache_keeps_rows_another_process_wrote_meanwhile(arrays, tmp_p
     adj, off = arrays[0][:6], arrays[1][:6]
     load_or_compute_buckling(tmp_path, adj, off, rows=[1])
     real = physics.buckling_features
-    other = []
+    other, calls = [], []
 
     def compute(a, o, fe=None, kind="buckling"):
+        calls.append(len(a))
         if not other:  # another writer fills row 3 after this one has read the cache, before it writes
             other.append(True)
             load_or_compute_buckling(tmp_path, adj, off, rows=[3])
         return real(a, o, fe, kind)
 
     monkeypatch.setattr(physics, "buckling_features", compute)
-    load_or_compute_buckling(tmp_path, adj, off, rows=[0])
+    both = load_or_compute_buckling(tmp_path, adj, off, rows=[0, 3], log_every=1)
+    assert np.all(np.isfinite(both[[0, 3]])) and calls == [1, 1]  # row 3: by the other writer only
     with np.load(buckling_feature_path(tmp_path)) as z:
         np.testing.assert_array_equal(np.flatnonzero(z["done"]), [0, 1, 3])
         assert np.all(np.isfinite(z["features"][[0, 1, 3]]))

@@ -28,7 +28,8 @@ first critical strain.
 - :func:`buckling_features` computes them for arrays of structures;
 - :func:`load_or_compute_buckling` caches them in ``<store>/features/<kind>.npz`` row by row: only the
   rows asked for are computed, rows computed before are reused (the nonlinear labels grow by chunks);
-  processes filling one cache at the same time keep each other's rows (merged under a file lock).
+  processes filling one cache at the same time keep each other's rows (merged under a file lock at each
+  write) and skip the rows the others have written.
 """
 
 from __future__ import annotations
@@ -241,6 +242,9 @@ def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict 
     writable = True
     for start in range(0, len(todo), max(1, int(log_every))):
         part = todo[start:start + max(1, int(log_every))]
+        part = part[~done[part]]  # rows another process cached meanwhile (merged at the last save)
+        if not len(part):
+            continue
         feats[part] = buckling_features(adjacency[part], offsets[part], fe, kind)
         done[part] = True
         if writable:
