@@ -127,6 +127,22 @@ def test_max_train_takes_nested_subsets_and_keeps_val_test(labelled_store):
         TrussDataModule(str(labelled_store.root), max_train=100000).setup("fit")
 
 
+def test_max_rows_keeps_each_split_as_it_was_on_the_first_rows(labelled_store):
+    full = TrussDataModule(str(labelled_store.root), batch_size=32)
+    full.setup("fit")
+    part = TrussDataModule(str(labelled_store.root), batch_size=32, max_rows=150)
+    part.setup("fit")
+    for s in ("train", "val", "test"):
+        whole = full.datasets[s].tensors["index"]
+        assert torch.equal(part.datasets[s].tensors["index"], whole[whole < 150])  # the same split, cut
+    assert 0 < len(part.datasets["test"]) < len(full.datasets["test"])
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="max_rows"):
+            TrussDataModule(str(labelled_store.root), max_rows=bad)
+    with pytest.raises(ValueError, match="max_rows=301"):
+        TrussDataModule(str(labelled_store.root), max_rows=301).setup("fit")
+
+
 def test_physics_features_ride_along_in_batches(labelled_store):
     from trussvae.data.physics import ritz_features
 
