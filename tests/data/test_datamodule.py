@@ -127,20 +127,22 @@ def test_max_train_takes_nested_subsets_and_keeps_val_test(labelled_store):
         TrussDataModule(str(labelled_store.root), max_train=100000).setup("fit")
 
 
-def test_max_rows_keeps_each_split_as_it_was_on_the_first_rows(labelled_store):
+def test_max_chunks_keeps_each_split_as_it_was_on_the_first_chunks(labelled_store):
     full = TrussDataModule(str(labelled_store.root), batch_size=32)
     full.setup("fit")
-    part = TrussDataModule(str(labelled_store.root), batch_size=32, max_rows=150)
+    part = TrussDataModule(str(labelled_store.root), batch_size=32, max_chunks=2)
     part.setup("fit")
+    chunk = labelled_store.index()[0]
     for s in ("train", "val", "test"):
         whole = full.datasets[s].tensors["index"]
-        assert torch.equal(part.datasets[s].tensors["index"], whole[whole < 150])  # the same split, cut
+        assert torch.equal(part.datasets[s].tensors["index"], whole[torch.as_tensor(chunk)[whole] < 2])  # cut
     assert 0 < len(part.datasets["test"]) < len(full.datasets["test"])
     for bad in (0, 1.5, True):
-        with pytest.raises(ValueError, match="max_rows"):
-            TrussDataModule(str(labelled_store.root), max_rows=bad)
-    with pytest.raises(ValueError, match="max_rows=301"):
-        TrussDataModule(str(labelled_store.root), max_rows=301).setup("fit")
+        with pytest.raises(ValueError, match="max_chunks"):
+            TrussDataModule(str(labelled_store.root), max_chunks=bad)
+    too_many = int(chunk.max()) + 2
+    with pytest.raises(ValueError, match=f"max_chunks={too_many}"):
+        TrussDataModule(str(labelled_store.root), max_chunks=too_many).setup("fit")
 
 
 def test_physics_features_ride_along_in_batches(labelled_store):

@@ -117,18 +117,19 @@ class TrussDataModule(pl.LightningDataModule):
             (a prefix of one permutation seeded by ``split_seed``, so smaller subsets are nested in
             larger ones), for learning curves over the data size; validation and test splits are
             unchanged. ``None`` (default): all.
-        max_rows: use only the store's first ``max_rows`` structures (rows ``0..max_rows-1``; the rows
-            above are dropped like rows without labels). The nonlinear labels fill the rows in order, chunk
-            by chunk, so ``max_rows = k * 1000`` gives every split exactly as it was when ``k`` chunks were
-            labelled: runs trained at different label counts are tested on the same curves while the
-            labelling goes on. The split itself is that of the whole store. ``None`` (default): all.
+        max_chunks: use only the structures of the store's first ``max_chunks`` chunks (the others are
+            dropped like rows without labels). Labels are computed chunk by chunk in chunk order (the
+            nonlinear labels of ``python homogenize.py fem=nonlinear label_rows=...``), so this is every split
+            exactly as it was when ``max_chunks`` chunks were labelled: runs trained at different label
+            counts are tested on the same curves while the labelling goes on. The split itself is that of
+            the whole store. ``None`` (default): all.
     """
 
     def __init__(self, data_dir: str, target: str = "linear", batch_size: int = 512,
                  split_fractions=(0.8, 0.1, 0.1), split_seed: int = 0, label_transform: str = "none",
                  shuffle_seed: int = 0, num_workers: int = 0, pin_memory: bool = False, split: str = "random",
                  physics: str = "none", physics_hops: int = 2, max_train: int | None = None,
-                 curve_features: str = "none", max_rows: int | None = None):
+                 curve_features: str = "none", max_chunks: int | None = None):
         super().__init__()
         if physics not in PHYSICS_KINDS:
             raise ValueError(f"data.physics must be one of {list(PHYSICS_KINDS)}, got {physics!r}")
@@ -138,10 +139,10 @@ class TrussDataModule(pl.LightningDataModule):
                                       or max_train < 2):
             raise ValueError(f"data.max_train must be an integer >= 2 or null (all), got {max_train!r}")
         self.max_train = None if max_train is None else int(max_train)
-        if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int | np.integer)
-                                     or max_rows < 1):
-            raise ValueError(f"data.max_rows must be an integer >= 1 or null (all), got {max_rows!r}")
-        self.max_rows = None if max_rows is None else int(max_rows)
+        if max_chunks is not None and (isinstance(max_chunks, bool) or not isinstance(max_chunks, int | np.integer)
+                                       or max_chunks < 1):
+            raise ValueError(f"data.max_chunks must be an integer >= 1 or null (all), got {max_chunks!r}")
+        self.max_chunks = None if max_chunks is None else int(max_chunks)
         #: FE settings of the physics features (those of the data set's labels), set by setup()
         self.physics_fe: dict | None = None
         #: settings of the buckling features (those of the data set's nonlinear labels), set by setup()
@@ -227,10 +228,12 @@ class TrussDataModule(pl.LightningDataModule):
             return
         structures, y, ok = self._open()
         n = len(y)
-        if self.max_rows is not None:
-            if self.max_rows > n:
-                raise ValueError(f"data.max_rows={self.max_rows} but {self.data_dir} has only {n} structures")
-            ok[self.max_rows:] = False
+        if self.max_chunks is not None:
+            chunk = LatticeStore(self.data_dir).index()[0]
+            if self.max_chunks > chunk.max() + 1:
+                raise ValueError(f"data.max_chunks={self.max_chunks} but {self.data_dir} has only "
+                                 f"{chunk.max() + 1} chunks")
+            ok &= chunk < self.max_chunks
         groups = topology_groups(structures) if self.split == "topology" else None
         split = load_or_create_split(self.data_dir, n, self.split_fractions, self.split_seed, self.split, groups)
         split = {s: idx[ok[idx]] for s, idx in split.items()}
