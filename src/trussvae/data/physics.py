@@ -240,8 +240,9 @@ def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict 
         log.info("computing the %s features of %d structures (%d cached, in %s)", kind, len(todo),
                  len(rows) - len(todo), path)
     writable = True
-    for start in range(0, len(todo), max(1, int(log_every))):
-        part = todo[start:start + max(1, int(log_every))]
+    step = max(1, int(log_every))
+    for start in range(0, len(todo), step):
+        part = todo[start:start + step]
         part = part[~done[part]]  # rows another process cached meanwhile (merged at the last save)
         if not len(part):
             continue
@@ -249,8 +250,8 @@ def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict 
         done[part] = True
         if writable:
             writable = _save_rows(path, record, feats, done)
-        if len(todo) > log_every:
-            log.info("%s features: %d / %d", kind, start + len(part), len(todo))
+        if len(todo) > step:
+            log.info("%s features: %d / %d", kind, min(start + step, len(todo)), len(todo))
     out = np.full_like(feats, np.nan)
     out[rows] = feats[rows]
     return out
