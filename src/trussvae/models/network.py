@@ -103,9 +103,8 @@ from trussvae.models.latent import LatentLayout
 from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.predictor import PropertyPredictor
 
-__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS", "PHYS_SCALE", "physics_head_inputs",
-           "PHYSICS_INPUTS",
-           "CURVE_BASELINES", "CURVE_FEATURE_KINDS", "ritz_modulus_e3"]
+__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS", "PHYS_SCALE", "PHYSICS_INPUTS",
+           "CURVE_BASELINES", "CURVE_FEATURE_KINDS", "physics_head_inputs", "ritz_modulus_e3"]
 
 TARGETS = ("linear", "nonlinear")
 ENCODERS = ("mlp", "gnn", "frame")
@@ -115,6 +114,12 @@ PRIORS = ("normal", "learned")
 _OFF_DIAGONAL = (1, 2, 4)
 #: physics features enter as asinh(phys / PHYS_SCALE): logarithmic above ~1e-4 E_s, sign-preserving
 PHYS_SCALE = 1e-4
+#: where the physics features enter (``physics_input``)
+PHYSICS_INPUTS = ("predictor", "encoder")
+#: what a nonlinear network's physics head predicts its curves relative to (``curve_baseline``)
+CURVE_BASELINES = ("none", "ritz")
+#: bound of the predicted log secant-modulus ratio (exp(4) = 55: far above any label, 1.4 at most)
+_LOG_RATIO_MAX = 4.0
 
 
 def physics_head_inputs(phys: torch.Tensor, curve_features: str = "none") -> torch.Tensor:
@@ -129,12 +134,6 @@ def physics_head_inputs(phys: torch.Tensor, curve_features: str = "none") -> tor
         parts += [torch.log(phys[:, 13:14].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP)), phys[:, 14:15].clamp(-2.0, 2.0),
                   torch.log(phys[:, 15:16].clamp(min=0.0) + 1e-6), torch.log1p(phys[:, 16:17].clamp(min=0.0))]
     return torch.cat(parts, dim=-1)
-#: where the physics features enter (``physics_input``)
-PHYSICS_INPUTS = ("predictor", "encoder")
-#: what a nonlinear network's physics head predicts its curves relative to (``curve_baseline``)
-CURVE_BASELINES = ("none", "ritz")
-#: bound of the predicted log secant-modulus ratio (exp(4) = 55: far above any label, 1.4 at most)
-_LOG_RATIO_MAX = 4.0
 
 
 def ritz_modulus_e3(phys: torch.Tensor) -> torch.Tensor:
