@@ -54,6 +54,7 @@ from trussvae.fem.linear import MechanismError
 from trussvae.fem.nonlinear import linear_buckling
 from trussvae.fem.ritz import DEFAULT_HOPS, ritz_stiffness_many
 from trussvae.fem.settings import NonlinearFESettings
+from trussvae.io.store import atomic_save_npz
 
 __all__ = ["PHYSICS_KINDS", "ritz_features", "load_or_compute_ritz", "physics_fe_settings", "complete_fe",
            "feature_path", "CURVE_FEATURE_KINDS", "BUCKLING_NAMES", "BUCKLING_STRAIN_CAP", "buckling_fe_settings",
@@ -282,10 +283,7 @@ def _save_rows(path: Path, record: dict, feats: np.ndarray, done: np.ndarray) ->
 
 def _save_features(path: Path, record: dict, **arrays) -> bool:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, record=json.dumps(record, sort_keys=True), **arrays)
-        tmp.replace(path)
+        atomic_save_npz(path, record=json.dumps(record, sort_keys=True), **arrays)
         return True
     except OSError as exc:  # a read-only data set: use the features, recompute them next time
         log.warning("could not cache features in %s (%s); they will be recomputed next time", path, exc)
