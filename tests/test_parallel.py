@@ -59,3 +59,32 @@ def test_shutdown_filter_drops_only_the_benign_comm_closed_record_while_closing(
     closing["now"] = True
     assert not flt.filter(race) and not flt.filter(killed)
     assert flt.filter(real)  # real errors are kept at shutdown too
+
+
+def test_worker_counts_as_closing_once_its_local_cluster_is_being_closed(monkeypatch):
+    """The scheduler of a local cluster may go away while a worker is still ``running``; its heartbeat then
+    fails with a closed stream. ``_run_dask`` marks its own workers as closing first (``client.run``), so
+    the worker's filter drops that record; a running worker of a cluster that is not closing shows it."""
+    import logging
+    import sys
+    from types import SimpleNamespace
+
+    from distributed.core import Status
+    from tornado.iostream import StreamClosedError
+
+    from trussvae import parallel
+
+    monkeypatch.setitem(parallel._WORKER_STATE, "closing", False)
+    worker = SimpleNamespace(status=Status.running)
+    flt = parallel._ShutdownNoise(lambda: parallel._worker_closing(worker))
+    try:
+        raise StreamClosedError()
+    except StreamClosedError:
+        heartbeat = logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1,
+                                      "Failed to communicate with scheduler during heartbeat.", None, sys.exc_info())
+    assert not parallel._worker_closing(worker) and flt.filter(heartbeat)
+    parallel._mark_worker_closing()
+    assert parallel._worker_closing(worker) and not flt.filter(heartbeat)
+    monkeypatch.setitem(parallel._WORKER_STATE, "closing", False)
+    worker.status = Status.closing
+    assert parallel._worker_closing(worker) and not flt.filter(heartbeat)

@@ -87,6 +87,24 @@ def _add_filter(flt: logging.Filter) -> Callable[[], None]:
     return lambda: [lg.removeFilter(flt) for lg in loggers]
 
 
+#: set in a worker process of a local cluster that is about to be closed (``_mark_worker_closing``)
+_WORKER_STATE = {"closing": False}
+
+
+def _mark_worker_closing() -> None:
+    """Run on every worker of a local cluster (``client.run``) just before the cluster is closed: the
+    scheduler may go away while the worker is still ``running``, and its next heartbeat then fails with
+    a closed stream (the record "Failed to communicate with scheduler during heartbeat" + traceback)."""
+    _WORKER_STATE["closing"] = True
+
+
+def _worker_closing(worker) -> bool:
+    """Whether ``worker`` is shutting down: its own status says so, or its cluster is being closed."""
+    from distributed.core import Status
+
+    return _WORKER_STATE["closing"] or worker.status not in (Status.running, Status.paused)
+
+
 def _quiet_worker_shutdown_plugin():
     """A worker plugin that drops the worker's CommClosedError records once the worker is closing."""
     from distributed.diagnostics.plugin import WorkerPlugin
@@ -95,9 +113,9 @@ def _quiet_worker_shutdown_plugin():
         name = "trussvae-quiet-shutdown"
 
         def setup(self, worker):
-            from distributed.core import Status
+            from trussvae import parallel
 
-            self._remove = _add_filter(_ShutdownNoise(lambda: worker.status not in (Status.running, Status.paused)))
+            self._remove = _add_filter(_ShutdownNoise(lambda: parallel._worker_closing(worker)))
 
         def teardown(self, worker):
             getattr(self, "_remove", lambda: None)()
@@ -197,6 +215,13 @@ def _run_dask(fn, items, scheduler, n_workers, report, bar) -> None:
     finally:
         state["closing"] = True  # from here on, a CommClosedError is the shutdown race
         try:
+            if client is not None and cluster is not None:
+                # our own cluster: its workers too treat a lost scheduler as the shutdown race from here on
+                # (an external cluster's workers live on, and their heartbeat failures stay visible)
+                try:
+                    client.run(_mark_worker_closing)
+                except Exception:  # noqa: BLE001  (a worker that is already gone needs no mark)
+                    pass
             if client is not None:
                 client.close()
             if cluster is not None:
