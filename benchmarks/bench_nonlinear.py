@@ -41,7 +41,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from trussvae.fem.nonlinear import compression_labels, uniaxial_compression  # noqa: E402
+from trussvae.fem.nonlinear import compression_labels, last_label_strain, uniaxial_compression  # noqa: E402
 from trussvae.generation import generate_structures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,29 +107,50 @@ def _compare(frames, rev, kw):
     s_ref, s_new = np.full((n, 13), np.nan), np.full((n, 13), np.nan)
     t_ref, t_new, ok_ref, ok_new = np.zeros(n), np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
     it_ref, it_new = np.zeros(n), np.zeros(n)
+    # each solver's labelling path: this one stops at the last label strain (0.245), as compression_labels does
+    opts_ref = opts | {"max_strain": getattr(ref, "last_label_strain", lambda m: m)(0.25)}
+    opts_new = opts | {"max_strain": last_label_strain(0.25)}
+    asm_ref, asm_new, first_unstable = np.zeros(n), np.zeros(n), np.zeros(n)
     for k, fr in enumerate(frames):  # interleaved: the same load for both
         c = time.process_time()
-        a = ref.uniaxial_compression(fr, **opts)
+        a = ref.uniaxial_compression(fr, **opts_ref)
         t_ref[k] = time.process_time() - c
         c = time.process_time()
-        b = uniaxial_compression(fr, **opts)
+        b = uniaxial_compression(fr, **opts_new)
         t_new[k] = time.process_time() - c
         s_ref[k], s_new[k] = a.stress, b.stress
         ok_ref[k], ok_new[k] = a.status == "converged", b.status == "converged"
         it_ref[k], it_new[k] = a.iterations, b.iterations
+        asm_ref[k], asm_new[k] = a.work["assemblies"], b.work["assemblies"]
+        first_unstable[k] = min(b.unstable_increments, default=np.inf)
     cmp = compare_curves(s_ref, s_new, tol=kw.get("cmp_tol", 1e-3))
     print(f"--compare {rev}: {n} structures, load average {os.getloadavg()[0]:.1f}")
     print(f"  reference: {ok_ref.sum()}/{n} converged, CPU {1e3 * t_ref.mean():.1f} ms per structure "
-          f"({n / t_ref.sum():.2f} curves/s per core), Newton iterations mean {it_ref.mean():.1f}")
+          f"({n / t_ref.sum():.2f} curves/s per core), Newton iterations mean {it_ref.mean():.1f}, "
+          f"assemblies {asm_ref.mean():.1f}")
     print(f"  this:      {ok_new.sum()}/{n} converged, CPU {1e3 * t_new.mean():.1f} ms per structure "
-          f"({n / t_new.sum():.2f} curves/s per core), Newton iterations mean {it_new.mean():.1f}; "
+          f"({n / t_new.sum():.2f} curves/s per core), Newton iterations mean {it_new.mean():.1f}, "
+          f"assemblies {asm_new.mean():.1f}; "
           f"speed-up {t_ref.sum() / t_new.sum():.2f}x")
     print(f"  relative difference per point (/ max |stress| of the reference curve): max {cmp['max']:.2e}, "
           f"median {cmp['median']:.2e}; curves above 1e-3: {len(cmp['differ'])}, NaN mismatch: "
           f"{len(cmp['nan_mismatch'])}")
+    # where curves may legitimately differ: after the path met an instability (an increment whose iteration
+    # saw an indefinite Hessian), the post-buckled state reached depends on the path
+    from trussvae.fem.nonlinear import LABEL_STRAINS
+
+    branch = [k for k in cmp["differ"]
+              if first_unstable[k] <= LABEL_STRAINS[int(np.argmax(cmp["rel"][k] > 1e-3))] + 1e-12]
+    print(f"  curves above 1e-3 whose first such point lies at or after an unstable increment (a post-buckling "
+          f"branch): {len(branch)} of {len(cmp['differ'])}; curves with an unstable increment: "
+          f"{int(np.isfinite(first_unstable).sum())}/{n}")
+    stable = np.setdiff1d(np.arange(n), cmp["differ"])
+    if len(stable):
+        print(f"  the other {len(stable)} curves: max relative difference {np.nanmax(cmp['rel'][stable]):.2e}")
     for k in cmp["differ"]:
         print(f"    #{k}: max rel diff {np.nanmax(cmp['rel'][k]):.3g} at strain index "
-              f"{int(np.nanargmax(cmp['rel'][k]))}; ref {np.round(s_ref[k], 5)}; new {np.round(s_new[k], 5)}")
+              f"{int(np.nanargmax(cmp['rel'][k]))}; first unstable increment at {first_unstable[k]:.4g}; "
+              f"ref {np.round(s_ref[k], 5)}; new {np.round(s_new[k], 5)}")
     return s_ref, s_new, cmp
 
 
@@ -199,7 +220,7 @@ def main():
     for k in np.flatnonzero(~ok)[:10]:
         print(f"  #{k}: {reasons[k]}")
     if args.stats:
-        opts = {"bifurcation_tol": None, "tol": 1e-7} | kw
+        opts = {"bifurcation_tol": None, "tol": 1e-7, "max_strain": last_label_strain(0.25)} | kw  # labelling path
         cpu, res = [], []
         for fr in frames:
             c = time.process_time()

@@ -272,10 +272,52 @@ def test_numba_solver_reproduces_reference_curves():
     # trust-region steps of the numba kernel must give the stored curves (both converged to tol=1e-7; they
     # agree to 1e-14 here, 1e-6 of the peak stress leaves room for another BLAS / rounding)
     frames = [g.to_frame(relative_density=0.15) for g in generate_structures(3, seed=11)]
-    stress, ok, _ = compression_labels(frames)
+    stress, ok, _ = compression_labels(frames, extrapolate=False)
     assert ok.all()
     scale = np.abs(_REFERENCE_CURVES).max(axis=1, keepdims=True)
     np.testing.assert_allclose(stress / scale, _REFERENCE_CURVES / scale, atol=1e-6)
+    # the labelling default takes the last Newton step of an increment without evaluating it where the
+    # residual is predicted below tol / 10: the same curves to the tolerance (#0 moves by 1.5e-5 of its
+    # peak after it buckled: a post-buckled state depends on the path), with fewer assemblies
+    fast, ok, _ = compression_labels(frames)
+    assert ok.all()
+    np.testing.assert_allclose(fast / scale, _REFERENCE_CURVES / scale, atol=1e-4)
+    n_slow = n_quick = 0
+    for fr in frames:
+        slow = uniaxial_compression(fr, max_strain=0.245, bifurcation_tol=None, tol=1e-7, extrapolate=False)
+        quick = uniaxial_compression(fr, max_strain=0.245, bifurcation_tol=None, tol=1e-7)
+        assert quick.work["assemblies"] <= slow.work["assemblies"]
+        n_slow, n_quick = n_slow + slow.work["assemblies"], n_quick + quick.work["assemblies"]
+        # the extrapolated energy (model decrease) agrees with the evaluated one
+        np.testing.assert_allclose(quick.path_energy[-1], slow.path_energy[-1], rtol=1e-4)
+    assert n_quick < n_slow
+
+
+def test_labels_stop_at_the_last_label_strain():
+    """The labelling path ends at the last label strain (0.245): the increment on to max_strain = 0.25 adds no
+    label, and the labels are exactly those of the whole path."""
+    from trussvae.fem.nonlinear import LABEL_STRAINS, last_label_strain
+
+    assert last_label_strain(0.25) == pytest.approx(LABEL_STRAINS[-1]) == pytest.approx(0.245)
+    assert last_label_strain(0.1) == pytest.approx(0.085)
+    assert last_label_strain(0.003) == 0.003  # below the first label: the path to max_strain itself
+    frame = generate_structures(3, seed=11)[2].to_frame(relative_density=0.15)
+    whole = uniaxial_compression(frame, max_strain=0.25, bifurcation_tol=None, tol=1e-7)
+    stress, ok, reasons = compression_labels([frame])
+    assert whole.status == "converged" and ok[0] and reasons == [""]
+    assert whole.max_strain_reached == pytest.approx(0.25)
+    np.testing.assert_array_equal(stress[0], whole.stress)
+
+
+def test_unstable_increments_are_reported():
+    """The simple cubic cell buckles at ~2 % (sway): the increment across it meets an indefinite Hessian;
+    the bcc cell stays smooth."""
+    sc = uniaxial_compression(elementary("simple_cubic").to_frame(relative_density=0.15), max_strain=0.045,
+                              bifurcation_tol=None)
+    assert sc.unstable_increments and 0.015 < sc.unstable_increments[0] <= 0.045
+    bcc = uniaxial_compression(elementary("bcc").to_frame(relative_density=0.15), max_strain=0.045,
+                               bifurcation_tol=None)
+    assert bcc.unstable_increments == []
 
 
 def test_benchmark_curve_comparison():

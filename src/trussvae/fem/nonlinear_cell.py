@@ -432,9 +432,23 @@ def _free_system(K, r, free, Ds, Kf, gf):
     return gnorm if np.isfinite(acc) else np.nan
 
 
+#: extrapolation only where the Hessian is safely positive definite (see :func:`newton`)
+PIVOT_MIN = 1e-2
+
+
+@nb.njit(cache=True)
+def _pivot_ratio(L, A):
+    """``min_i L_ii^2 / A_ii`` of the Cholesky factor ``L`` of ``A``: each pivot of the elimination against its
+    diagonal entry; it tends to zero as ``A`` approaches singularity (the product of the pivots is ``det A``)."""
+    m = np.inf
+    for i in range(L.shape[0]):
+        m = min(m, L[i, i] * L[i, i] / A[i, i])
+    return m
+
+
 @nb.njit(cache=True)
 def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, gF, X, out, minimise, radius,
-           tol, max_iter, rand, rpos, counts, Lout):
+           tol, max_iter, rand, rpos, counts, Lout, i33=-1, extrapolate=False):
     """Equilibrium at the current ``F33``: trust-region Newton in scaled variables (``Ds``).
 
     The state ``(w, R, F)`` is updated in place; on return ``K, r, gF, X, out`` hold the evaluation at
@@ -448,6 +462,20 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
     number of assemblies, Cholesky factorisations and eigen-decompositions (for the time split).
     ``Lout`` (nf, nf) receives the Cholesky factor of the scaled free Hessian at a positive definite
     converged state (reused by :func:`tangent`).
+
+    ``extrapolate`` (the labels' load path; needs ``i33``, the global index of ``F33``): the last Newton
+    step is taken without evaluating the state it leads to, when the iteration is in its quadratic
+    regime and predicts that state's residual far below the tolerance. Newton converges quadratically
+    (``|g_k+1| ~ c |g_k|^2``); with ``c`` estimated from the two previous residuals, ``|g_k|^3 / |g_k-1|^2``
+    is the predicted next residual. When it is below ``tol * w_ref / 10``, the previous step was a full,
+    accepted Newton step, the current model is positive definite and its Newton step lies inside the
+    trust radius, the step (with the full interior correction) is applied and the evaluation buffers are
+    updated to first order: the energy by the model decrease, ``gF[8]`` (``dW/dF33``, the label) by the
+    condensed tangent, ``r`` to zero; ``K``, ``X`` and ``Lout`` stay those of the previous state (the next
+    increment's predictor uses them). The neglected terms are of the order of the predicted residual,
+    i.e. within a tenth of the tolerance; this saves the assembly and the factorisation of the check
+    (one in six of a curve's, docs/fem_nonlinear.md). Callers that difference Hessians
+    (``linear_buckling``) or bisect instabilities leave it off.
     """
     n = K.shape[0]
     nf = free.shape[0]
@@ -470,6 +498,7 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
     L, chol, gnorm = Kf, False, 0.0
     lam, V = np.linalg.eigh(np.eye(1))
     gv = np.empty(0)
+    gprev, newton_prev = np.inf, False  # residual of the previous iterate; was its step a full Newton step?
     for it in range(max_iter):
         if not reuse:
             gnorm = _free_system(Kc, rc, free, Ds, Kf, gf)
@@ -504,11 +533,27 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
                 counts[2] += 1
             z[:] = _tr_subproblem(lam, V, gv, radius, rand, rpos)
         zn = np.sqrt(z @ z)
+        full_newton = chol and zn <= radius
         if zn > radius and chol:
             z *= radius / zn
             zn = radius
         for i in range(nf):
             dfull[free[i]] = z[i] * Ds[i]
+        if (extrapolate and minimise and pd and full_newton and newton_prev and gnorm < gprev
+                and gnorm * gnorm * gnorm <= 0.1 * gtol * gprev * gprev and _pivot_ratio(L, Kf) > PIVOT_MIN):
+            # quadratic regime, next residual predicted far below the tolerance: take the step, no evaluation
+            pred = -(gf @ z + 0.5 * (z @ (Kf @ z))) + 0.5 * outc[2]
+            dstress = 0.0
+            for i in range(nf):
+                dstress += Kc[i33, free[i]] * dfull[free[i]]
+            apply_update(geo[0], n_sub, n_cell, w, R, F, dfull, Xc, 1.0, 1.0)
+            outc[0] -= pred
+            gFc[8] = rc[i33] + dstress
+            rc[:] = 0.0
+            Lout[:, :] = L
+            code, its = OK, it + 1
+            break
+        newton_prev = False
         if not minimise:
             if zn > 0.2:
                 dfull *= 0.2 / zn
@@ -532,6 +577,8 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
         else:
             rho = 1.0 if small else -1.0
         if small or rho > 0.01:  # accept: the trial evaluation becomes the current one
+            newton_prev = full_newton and alpha == 1.0
+            gprev = gnorm
             Kc, Kt = Kt, Kc
             rc, rt = rt, rc
             gFc, gFt = gFt, gFc
