@@ -375,3 +375,34 @@ def test_time_limit_counts_the_load_path_not_the_first_compile(monkeypatch):
     monkeypatch.setattr(nonlinear._Solver, "tangent", slow_later_tangent)
     res = uniaxial_compression(frame, max_strain=0.05, time_limit=0.5)
     assert res.status == "failed" and "time limit" in res.reason
+
+
+def test_more_sorensen_step_matches_the_eigen_decomposition_step():
+    """The trust-region step of an indefinite model by shifted Cholesky factorisations (Moré-Sorensen) is the
+    exact step of the eigen-decomposition (``_tr_subproblem``) to its tolerance; in the hard case (no gradient
+    component along the lowest eigenvector) it gives up and the solver falls back to the exact step."""
+    from trussvae.fem.nonlinear_cell import _more_sorensen, _tr_subproblem
+
+    rng = np.random.default_rng(3)
+    n = 40
+    for trial in range(20):
+        Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+        lam = np.sort(rng.uniform(0.1, 10.0, n))
+        lam[: 1 + trial % 3] *= -rng.uniform(0.01, 1.0)  # one to three negative eigenvalues
+        A = (Q * lam) @ Q.T
+        g = rng.normal(size=n)
+        radius = rng.uniform(0.05, 2.0)
+        p, q, S = np.zeros(n), np.zeros(n), np.zeros((n, n))
+        k = _more_sorensen(A, g, radius, S, p, q)
+        assert 0 < k <= 30
+        lam_e, V = np.linalg.eigh(A)
+        exact = _tr_subproblem(lam_e, V, V.T @ g, radius, np.zeros(1), np.zeros(1, np.int64))
+        assert np.linalg.norm(p) == pytest.approx(radius, rel=1e-4)
+        np.testing.assert_allclose(p, exact, atol=2e-3 * radius)
+        # a model decrease at least that of the exact step, to its tolerance
+        m_p, m_exact = g @ p + 0.5 * p @ A @ p, g @ exact + 0.5 * exact @ A @ exact
+        assert m_p <= m_exact + 1e-3 * abs(m_exact)
+    # hard case: the gradient has no component along the (negative) lowest eigenvector
+    A = np.diag(np.r_[-1.0, np.linspace(1.0, 3.0, 9)])
+    g = np.r_[0.0, np.full(9, 1e-3)]
+    assert _more_sorensen(A, g, 1.0, np.zeros((10, 10)), np.zeros(10), np.zeros(10)) == -1

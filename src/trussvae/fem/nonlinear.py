@@ -66,7 +66,7 @@ class CompressionResult:
     increments: int = 0
     iterations: int = 0
     seconds: float = 0.0
-    work: dict = field(default_factory=dict)  # assemblies, cholesky, eigh, tangents (counts)
+    work: dict = field(default_factory=dict)  # assemblies, cholesky, eigh, tangents, shifted_cholesky (counts)
     #: end strains of the converged increments whose iteration met an indefinite Hessian (stability lost
     #: there: the state reached depends on the path, e.g. which post-buckled branch)
     unstable_increments: list = field(default_factory=list)
@@ -171,7 +171,8 @@ class _Solver:
         self.rand = rng.random(256)  # the (rare) hard-case sign draws, in order
         self.rpos = np.zeros(1, np.int64)
         self.iterations = 0
-        self.counts = np.zeros(4, np.int64)  # assemblies, Newton Cholesky, eigen-decompositions, tangents
+        # assemblies, Newton Cholesky, eigen-decompositions, tangents, shifted Cholesky (Moré-Sorensen)
+        self.counts = np.zeros(5, np.int64)
         n = cell.n_full
         self.K, self.r, self.gF, self.out = np.zeros((n, n)), np.zeros(n), np.zeros(9), np.zeros(3)
         self.X = np.zeros_like(cell.X_buf)
@@ -336,7 +337,7 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
                              path_energy=np.array(path_W) / cell.V0,
                              instabilities=instab, initial_modulus=e0, increments=n_inc,
                              iterations=solver.iterations, seconds=time.perf_counter() - t_start,
-                             work=dict(zip(("assemblies", "cholesky", "eigh", "tangents"),
+                             work=dict(zip(("assemblies", "cholesky", "eigh", "tangents", "shifted_cholesky"),
                                            solver.counts.tolist())), unstable_increments=unstable_at)
 
 

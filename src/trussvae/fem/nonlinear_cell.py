@@ -400,6 +400,72 @@ def _tr_subproblem(lam, V, gv, radius, rand, rpos):
 
 
 @nb.njit(cache=True)
+def _forward(L, b, y):
+    """``y = L^-1 b`` (lower triangular ``L``)."""
+    for i in range(b.shape[0]):
+        v = b[i]
+        for k in range(i):
+            v -= L[i, k] * y[k]
+        y[i] = v / L[i, i]
+
+
+@nb.njit(cache=True)
+def _more_sorensen(A, g, radius, S, p, q, rtol=1e-4, max_factor=30):
+    """Trust-region step of an indefinite model ``A`` (Moré & Sorensen 1983, Nocedal & Wright Alg. 4.3):
+    ``p = -(A + lam I)^-1 g`` with ``lam > -lambda_min(A)`` such that ``|p| = radius`` to ``rtol``, found by
+    Newton's method on the secular equation ``1/|p(lam)| = 1/radius`` with shifted Cholesky factorisations
+    (a few, each ~1/10 of the cost of the eigen-decomposition it replaces) inside a safeguarding bracket
+    ``[lo, hi]`` (Gershgorin bounds; a failed factorisation raises ``lo``). ``S`` (n, n) scratch.
+    Returns the number of factorisations, or ``-1`` when it gives up (the hard case, where ``g`` has
+    almost no component along the lowest eigenvector and no shift reaches the boundary, or no convergence
+    in ``max_factor`` factorisations): the caller then takes the exact step from ``eigh``."""
+    n = g.shape[0]
+    gn = np.sqrt(g @ g)
+    dmin, gmin, gmax = np.inf, np.inf, -np.inf
+    for i in range(n):
+        rs = 0.0
+        for j in range(n):
+            if j != i:
+                rs += abs(A[i, j])
+        dmin = min(dmin, A[i, i])
+        gmin = min(gmin, A[i, i] - rs)
+        gmax = max(gmax, A[i, i] + rs)
+    lo = max(0.0, -dmin, gn / radius - gmax)
+    hi = max(0.0, gn / radius - gmin) + 1e-300
+    if gn == 0.0 or hi <= lo:
+        return -1
+    lam = max(lo * 1.01, np.sqrt(lo * hi), 1e-3 * hi)
+    for k in range(max_factor):
+        if not lo < lam < hi:
+            lam = max(np.sqrt(lo * hi), lo + 1e-3 * (hi - lo))
+        for i in range(n):
+            for j in range(n):
+                S[i, j] = A[i, j]
+            S[i, i] += lam
+        L, ok = _cholesky(S)
+        if not ok:
+            lo = lam
+            lam = 0.5 * (lo + hi)
+        else:
+            _cho_solve(L, g, p)
+            for i in range(n):
+                p[i] = -p[i]
+            pn = np.sqrt(p @ p)
+            if abs(pn - radius) <= rtol * radius:
+                return k + 1
+            if pn < radius:
+                hi = lam
+            else:
+                lo = lam
+            _forward(L, p, q)
+            qn2 = q @ q
+            lam = lam + (pn * pn / qn2) * (pn - radius) / radius
+        if hi - lo <= 1e-12 * hi:
+            return -1
+    return -1
+
+
+@nb.njit(cache=True)
 def _interior_norm(X, n_sub, l_ref):
     """Scaled Euclidean norm of the interior Newton correction ``X_r`` (translations / l_ref)."""
     if n_sub < 2:
@@ -453,13 +519,16 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
 
     The state ``(w, R, F)`` is updated in place; on return ``K, r, gF, X, out`` hold the evaluation at
     the final state. Cholesky Newton step when the condensed Hessian is positive definite (cut to the
-    trust radius), eigen-decomposition trust-region step when it is indefinite; ``minimise=False``:
+    trust radius), trust-region step when it is indefinite (:func:`_more_sorensen`: shifted Cholesky
+    factorisations; the eigen-decomposition of :func:`_tr_subproblem` in the hard case); ``minimise=False``:
     plain Newton (bisection of instabilities). Converged: ``max|scaled residual| <= tol * w_ref`` and
     (when minimising) a positive definite Hessian with positive definite interior blocks.
 
     Returns ``(code, iterations, unstable_seen, positive_definite)``, code one of ``OK``,
-    ``NON_FINITE``, ``SINGULAR``, ``COLLAPSED``, ``NO_CONVERGENCE``. ``counts`` (3,) int: adds the
-    number of assemblies, Cholesky factorisations and eigen-decompositions (for the time split).
+    ``NON_FINITE``, ``SINGULAR``, ``COLLAPSED``, ``NO_CONVERGENCE``. ``counts`` (5,) int: adds the
+    number of assemblies, Cholesky factorisations, eigen-decompositions (index 2) and shifted Cholesky
+    factorisations of the trust-region subproblem (index 4; index 3 counts the caller's tangents), for the
+    time split.
     ``Lout`` (nf, nf) receives the Cholesky factor of the scaled free Hessian at a positive definite
     converged state (reused by :func:`tangent`).
 
@@ -482,6 +551,7 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
     Kf = np.empty((nf, nf))
     gf = np.empty(nf)
     z = np.empty(nf)
+    S, qbuf = np.empty((nf, nf)), np.empty(nf)  # Moré-Sorensen scratch
     dfull = np.zeros(n)
     ws, Rs, Fs = np.empty_like(w), np.empty_like(R), np.empty_like(F)
     # current evaluation (Kc, ...) and trial evaluation (Kt, ...): two buffer sets, swapped on acceptance
@@ -526,12 +596,16 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
                 code, its, pd = SINGULAR, it + 1, False
                 break
         else:
-            if not have_eig:
-                lam, V = np.linalg.eigh(Kf)
-                gv = V.T @ gf
-                have_eig = True
-                counts[2] += 1
-            z[:] = _tr_subproblem(lam, V, gv, radius, rand, rpos)
+            nfac = -1 if have_eig else _more_sorensen(Kf, gf, radius, S, z, qbuf)
+            if nfac > 0:
+                counts[4] += nfac
+            else:  # the hard case (or no convergence): the exact step from the eigen-decomposition
+                if not have_eig:
+                    lam, V = np.linalg.eigh(Kf)
+                    gv = V.T @ gf
+                    have_eig = True
+                    counts[2] += 1
+                z[:] = _tr_subproblem(lam, V, gv, radius, rand, rpos)
         zn = np.sqrt(z @ z)
         full_newton = chol and zn <= radius
         if zn > radius and chol:
