@@ -266,7 +266,7 @@ def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W
     ``7 S = (t_a^3.t_b^2 - t_a^2.t_b^3)/2``, ``8 C = (t_a^2.t_b^2 + t_a^3.t_b^3)/2``; local
     deformations ``m``: ``0 l``, ``1 th_za``, ``2 th_ya``, ``3 th_zb``, ``4 th_yb``,
     ``5 tau = atan2(S, C)``. Work arrays: V (6, 3), Gb (9, 9), Jm (6, 9), Hbb (9, 9), d2W (6, 6),
-    fx (2, 3), fxx (2, 3, 3), wk (>= 39,), wm (9, 9).
+    fx (2, 3), fxx (2, 3, 3), wk (>= 51,), wm (9, 9).
     """
     for k in range(3):
         for p in range(3):
@@ -388,13 +388,19 @@ def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W
     for p in range(3):
         for q in range(3):
             H[p, q] += w0 * ((1.0 if p == q else 0.0) - r[p] * r[q])
-    for k in range(3):
-        _chord_hess_add(wb[1 + k], r, l, V[k], 3, H)
-        _chord_hess_add(wb[4 + k], r, l, V[3 + k], 6, H)
-    _pair_hess_add(0.5 * wb[7], a3, b2, H)
-    _pair_hess_add(-0.5 * wb[7], a2, b3, H)
-    _pair_hess_add(0.5 * wb[8], a2, b2, H)
-    _pair_hess_add(0.5 * wb[8], a3, b3, H)
+    # the Hessian of r.v is linear in v, that of u.v bilinear: the weighted sums collapse to one term per
+    # node (r.u_a, u_a = sum_k wb_k t_a^k) and one per triad vector of node a (twist)
+    ua, ub, v3, v2 = wk[39:42], wk[42:45], wk[45:48], wk[48:51]
+    h7, h8 = 0.5 * wb[7], 0.5 * wb[8]
+    for p in range(3):
+        ua[p] = wb[1] * V[0, p] + wb[2] * V[1, p] + wb[3] * V[2, p]
+        ub[p] = wb[4] * V[3, p] + wb[5] * V[4, p] + wb[6] * V[5, p]
+        v3[p] = h7 * b2[p] + h8 * b3[p]  # partner of a3: S = (a3.b2 - a2.b3)/2, C = (a2.b2 + a3.b3)/2
+        v2[p] = h8 * b2[p] - h7 * b3[p]  # partner of a2
+    _chord_hess_add(1.0, r, l, ua, 3, H)
+    _chord_hess_add(1.0, r, l, ub, 6, H)
+    _pair_hess_add(1.0, a3, v3, H)
+    _pair_hess_add(1.0, a2, v2, H)
     return W
 
 
@@ -409,7 +415,7 @@ def element_energy(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H):
     """
     return _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, np.empty((6, 3)), np.empty((9, 9)),
                     np.empty((6, 9)), np.empty((9, 9)), np.empty((6, 6)), np.empty((2, 3)), np.empty((2, 3, 3)),
-                    np.empty(40), np.empty((9, 9)))
+                    np.empty(56), np.empty((9, 9)))
 
 
 @nb.njit(cache=True)

@@ -153,7 +153,7 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
     V, Gb, Jm, Hbb = np.empty((6, 3)), np.empty((9, 9)), np.empty((6, 9)), np.empty((9, 9))
     d2W, fx, fxx = np.empty((6, 6)), np.empty((2, 3)), np.empty((2, 3, 3))
     d = np.empty(3)
-    wk, wm = np.empty(40), np.empty((9, 9))
+    wk, wm = np.empty(56), np.empty((9, 9))
     energy = 0.0
     neg = 0.0
     quad = 0.0
