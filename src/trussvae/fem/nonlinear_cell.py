@@ -55,12 +55,13 @@ def _ldl_solve(A, B, n, nrhs):
 
 
 @nb.njit(cache=True)
-def _scatter_element(g, H, D, ia, ib, iF, Kl, rl):
+def _scatter_element(g, H, D, ia, ib, iF, Kl, rl, skipF):
     """Add an element's gradient/Hessian in ``(d, phi_a, phi_b)`` to the strut-local system.
 
     Local DOFs: translations/rotations of end a at ``ia..ia+5``, of end b at ``ib..ib+5``, ``F_pq``
     at ``iF + 3 p + q``; ``d = F D + w_b - w_a`` so ``dd/dw_a = -I``, ``dd/dw_b = I``,
-    ``dd_p/dF_pq = D_q``.
+    ``dd_p/dF_pq = D_q``. The rows and columns of the ``F_pq`` with ``skipF[3 p + q]`` are left out
+    (zero), except in the gradient ``rl``.
     """
     # generalised 12 end DOFs: index j -> (element variable, coefficient)
     for i in range(3):
@@ -94,6 +95,8 @@ def _scatter_element(g, H, D, ia, ib, iF, Kl, rl):
     # F rows/columns: K[F_pq, x] = D_q K[d_p, x]
     for p in range(3):
         for q in range(3):
+            if skipF[3 * p + q]:
+                continue
             fpq = iF + 3 * p + q
             Dq = D[q]
             for j in range(3):
@@ -110,7 +113,8 @@ def _scatter_element(g, H, D, ia, ib, iF, Kl, rl):
                 Kl[ib + 3 + j, fpq] += vb
             for r in range(3):
                 for t in range(3):
-                    Kl[fpq, iF + 3 * r + t] += Dq * D[t] * H[p, r]
+                    if not skipF[3 * r + t]:
+                        Kl[fpq, iF + 3 * r + t] += Dq * D[t] * H[p, r]
 
 
 @nb.njit(cache=True)
@@ -180,7 +184,7 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
                     tb[p, q] = sb
             energy += _element(d, ta, tb, l0[e], props[e, 0], props[e, 1], props[e, 2], props[e, 3],
                                shallow, g, H, V, Gb, Jm, Hbb, d2W, fx, fxx, wk, wm)
-            _scatter_element(g, H, Dvec[e], 6 * k, 6 * (k + 1), 6 * (n_sub + 1), Kl, rl)
+            _scatter_element(g, H, Dvec[e], 6 * k, 6 * (k + 1), 6 * (n_sub + 1), Kl, rl, skipF)
         for m in range(9):
             gF[m] += rl[6 * (n_sub + 1) + m]
         # static condensation of the interior nodes
@@ -324,7 +328,8 @@ def evaluate(geo, n_sub, shallow, w, R, F, K, r, gF, X, out, full=False):
     K[:, :] = 0.0
     r[:] = 0.0
     gF[:] = 0.0
-    X[:, :, :] = 0.0
+    if n_sub < 2:  # (with interior nodes, assemble writes every entry of X)
+        X[:, :, :] = 0.0
     return assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, out, full)
 
 
