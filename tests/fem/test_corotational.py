@@ -116,3 +116,19 @@ def test_tangent_matches_finite_differences_at_large_local_rotations(angle):
     assert np.abs(g - gf).max() < 1e-6 * np.abs(g).max()
     assert np.abs(H - Hf).max() < 1e-6 * np.abs(H).max()
     assert np.allclose(H, H.T, atol=1e-13 * np.abs(H).max())
+
+
+def test_fixed_size_congruences_equal_the_generic_one():
+    """The element's 6x9 and 9x9 congruences with literal trip counts give exactly the generic J^T A J."""
+    from trussvae.fem.corotational import _congruence, _congruence_6x9, _congruence_9x9
+
+    rng = np.random.default_rng(0)
+    for m, fixed in ((6, _congruence_6x9), (9, _congruence_9x9)):
+        J = rng.normal(size=(m, 9)) * (rng.random((m, 9)) < 0.5)
+        A = rng.normal(size=(m, m))
+        A = A + A.T
+        ref, out = np.zeros((9, 9)), np.zeros((9, 9))
+        _congruence(J, A, ref, np.zeros((9, 9)))
+        fixed(J, A, out, np.zeros((9, 9)))
+        np.testing.assert_array_equal(out, ref)
+        np.testing.assert_allclose(out, J.T @ A @ J, rtol=1e-12, atol=1e-12)

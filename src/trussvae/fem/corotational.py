@@ -258,6 +258,63 @@ def _congruence(J, A, out, work):
             out[q, p] = out[p, q]
 
 
+# The element's two congruences with the trip counts as literals (6 x 9 and 9 x 9): LLVM then unrolls and
+# schedules the loops, ~2-3x faster than :func:`_congruence` with run-time shapes; the same sums in the same
+# order (bit-identical results).
+
+
+@nb.njit(cache=True)
+def _congruence_6x9(J, A, out, tmp):
+    """:func:`_congruence` for J (6, 9), A (6, 6), out (9, 9); ``tmp`` (>= 6, >= 9) scratch."""
+    for i in range(6):
+        for q in range(9):
+            tmp[i, q] = 0.0
+    for j in range(6):
+        for q in range(9):
+            jq = J[j, q]
+            if jq != 0.0:
+                for i in range(6):
+                    tmp[i, q] += A[i, j] * jq
+    for p in range(9):
+        for q in range(p, 9):
+            out[p, q] = 0.0
+    for i in range(6):
+        for p in range(9):
+            jip = J[i, p]
+            if jip != 0.0:
+                for q in range(p, 9):
+                    out[p, q] += jip * tmp[i, q]
+    for p in range(9):
+        for q in range(p + 1, 9):
+            out[q, p] = out[p, q]
+
+
+@nb.njit(cache=True)
+def _congruence_9x9(J, A, out, tmp):
+    """:func:`_congruence` for J (9, 9), A (9, 9), out (9, 9); ``tmp`` (>= 9, >= 9) scratch."""
+    for i in range(9):
+        for q in range(9):
+            tmp[i, q] = 0.0
+    for j in range(9):
+        for q in range(9):
+            jq = J[j, q]
+            if jq != 0.0:
+                for i in range(9):
+                    tmp[i, q] += A[i, j] * jq
+    for p in range(9):
+        for q in range(p, 9):
+            out[p, q] = 0.0
+    for i in range(9):
+        for p in range(9):
+            jip = J[i, p]
+            if jip != 0.0:
+                for q in range(p, 9):
+                    out[p, q] += jip * tmp[i, q]
+    for p in range(9):
+        for q in range(p + 1, 9):
+            out[q, p] = out[p, q]
+
+
 @nb.njit(cache=True)
 def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W, fx, fxx, wk, wm):
     """Kernel of :func:`element_energy` with caller-provided work arrays (no allocation per call).
@@ -358,7 +415,7 @@ def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W
     for i in range(6):
         for p in range(9):
             wb[p] += dW[i] * Jm[i, p]
-    _congruence(Jm, d2W, Hbb, wm)
+    _congruence_6x9(Jm, d2W, Hbb, wm)
     for node in range(2):
         o = 1 + 3 * node
         az = -dW[1 + 2 * node]  # weight of  f * y2  (th_z = -f y2)
@@ -382,7 +439,7 @@ def _element(d, ta, tb, l0, EA, kaa, kab, GJ, shallow, g, H, V, Gb, Jm, Hbb, d2W
         for i in range(9):
             sacc += wb[i] * Gb[i, p]
         g[p] = sacc
-    _congruence(Gb, Hbb, H, wm)
+    _congruence_9x9(Gb, Hbb, H, wm)
     # second derivatives of the basic measures, weighted
     w0 = wb[0] / l
     for p in range(3):
