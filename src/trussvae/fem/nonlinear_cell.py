@@ -242,6 +242,17 @@ def assemble(chain, Dvec, E0, props, l0, w, R, F, n_sub, shallow, K, r, gF, X, o
             for m in range(nm):
                 v -= C[m] * B[m, 21]
             r[gi] += v
+            if nm == 6:  # two elements per strut: the literal trip count lets LLVM unroll (same operations)
+                for jj in range(ii, na):
+                    j = act[jj]
+                    gj = gdof[j]
+                    v = Kl[li, bnd[j]]
+                    for m in range(6):
+                        v -= C[m] * B[m, j]
+                    K[gi, gj] += v
+                    if j != i:
+                        K[gj, gi] += v
+                continue
             for jj in range(ii, na):
                 j = act[jj]
                 gj = gdof[j]
