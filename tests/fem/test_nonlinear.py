@@ -393,8 +393,11 @@ def test_more_sorensen_step_matches_the_eigen_decomposition_step():
         g = rng.normal(size=n)
         radius = rng.uniform(0.05, 2.0)
         p, q, S = np.zeros(n), np.zeros(n), np.zeros((n, n))
-        k = _more_sorensen(A, g, radius, S, p, q)
+        k = _more_sorensen(A, g, radius, S, p, q, 1e-4)
         assert 0 < k <= 30
+        p_default = np.zeros(n)
+        assert 0 < _more_sorensen(A, g, radius, S, p_default, q) <= k  # the solver's tolerance: 1e-2
+        assert np.linalg.norm(p_default) == pytest.approx(radius, rel=1e-2)
         lam_e, V = np.linalg.eigh(A)
         exact = _tr_subproblem(lam_e, V, V.T @ g, radius, np.zeros(1), np.zeros(1, np.int64))
         assert np.linalg.norm(p) == pytest.approx(radius, rel=1e-4)

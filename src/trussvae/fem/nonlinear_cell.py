@@ -426,7 +426,7 @@ def _forward(L, b, y):
 
 
 @nb.njit(cache=True)
-def _more_sorensen(A, g, radius, S, p, q, rtol=1e-4, max_factor=30):
+def _more_sorensen(A, g, radius, S, p, q, rtol=1e-2, max_factor=30):
     """Trust-region step of an indefinite model ``A`` (Moré & Sorensen 1983, Nocedal & Wright Alg. 4.3):
     ``p = -(A + lam I)^-1 g`` with ``lam > -lambda_min(A)`` such that ``|p| = radius`` to ``rtol``, found by
     Newton's method on the secular equation ``1/|p(lam)| = 1/radius`` with shifted Cholesky factorisations
