@@ -91,3 +91,6 @@ def test_nonlinear_labels_of_a_subset(tmp_path):
     np.testing.assert_allclose(chunk["stress"][0], direct.stress, rtol=1e-6, equal_nan=True)
     assert np.isfinite(chunk["stress"][0, :3]).all() and np.isnan(chunk["stress"][0, 3:]).all()  # 0.5..4.5%
     assert store.meta["labels"]["nonlinear"]["fe"]["max_strain"] == 0.05
+    from trussvae.fem.nonlinear import SOLVER_REVISION
+
+    assert store.chunk_stats(0, "nonlinear")["solver"] == SOLVER_REVISION  # how the labels were made

@@ -509,6 +509,14 @@ def _second_order(res, cell, solver, mu, V, e0, h):
     res.second_order_strain = float(eps - 1.0 / mu2[0]) if mu2[0] < 0 else float("inf")
 
 
+#: recorded with every chunk of nonlinear labels (``labels/nonlinear/chunk-*.json``, key ``solver``): the
+#: algorithm that made them. Revisions agree to the solver tolerance except where a path crosses an
+#: instability, where a post-buckled state may differ (docs/fem_nonlinear.md, Speed). Unrecorded = revision 1
+#: (eigen-decomposition trust-region steps, every state evaluated, paths to ``max_strain``).
+SOLVER_REVISION = ("2: trust-region Newton (Moré-Sorensen steps, eigh in the hard case), the last Newton step of "
+                   "an increment extrapolated below tol/10, paths to the last label strain")
+
+
 def last_label_strain(max_strain: float) -> float:
     """The largest of :data:`LABEL_STRAINS` not above ``max_strain`` (``max_strain`` itself if none is): where
     a labelling path can stop, since the path beyond it adds no label (0.245 for the default 0.25)."""

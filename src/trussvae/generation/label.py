@@ -69,7 +69,10 @@ def _stats(reasons: list, ok: np.ndarray, seconds: float) -> dict:
 
 
 def label_chunk_nonlinear(root: str, settings: dict, chunk_id: int) -> dict:
-    """Compression curves of every structure of one chunk; writes ``labels/nonlinear``."""
+    """Compression curves of every structure of one chunk; writes ``labels/nonlinear`` (its JSON records the
+    solver revision, ``fem.nonlinear.SOLVER_REVISION``)."""
+    from trussvae.fem.nonlinear import SOLVER_REVISION
+
     fe = NonlinearFESettings(**settings)
     t0 = time.perf_counter()
     store, frames, reasons, good = _chunk_frames(root, chunk_id, fe.relative_density)
@@ -81,7 +84,7 @@ def label_chunk_nonlinear(root: str, settings: dict, chunk_id: int) -> dict:
         stress[i], ok[i], reasons[i] = s[k], o[k], (why[k] or None)
     reached = np.array([np.nan if not np.isfinite(row).any() else LABEL_STRAINS[np.flatnonzero(np.isfinite(row))[-1]]
                         for row in stress])
-    stats = _stats(reasons, ok, time.perf_counter() - t0)
+    stats = {**_stats(reasons, ok, time.perf_counter() - t0), "solver": SOLVER_REVISION}
     store.write_label_chunk(NONLINEAR_LABELS, chunk_id, stats, stress=stress, max_strain=reached, ok=ok)
     return stats
 
