@@ -20,9 +20,9 @@ Formulation (details and validation in ``docs/fem_nonlinear.md``):
   (``result.instabilities``). Adaptive increments with a second-order predictor (tangent +
   change of the tangent over the last increment); step cutting on failure; ``status="failed"``
   with the reason if the step falls below ``min_step``;
-* labelling: :func:`compression_labels` skips the bisection (labels are unchanged) and can run
-  several worker processes (``n_jobs``); the dense linear algebra always runs single-threaded
-  (multithreaded OpenBLAS on these small matrices is ~50x slower on shared cores).
+* labelling: :func:`compression_labels` skips the bisection (labels are unchanged), stops each path at
+  the last label strain and can run several worker processes (``n_jobs``); the dense linear algebra always
+  runs single-threaded (multithreaded OpenBLAS on these small matrices is ~50x slower on shared cores).
 """
 
 from __future__ import annotations
