@@ -354,19 +354,32 @@ def _cholesky(A):
 
 
 @nb.njit(cache=True)
+def _forward(L, b, y):
+    """``y = L^-1 b`` (lower triangular ``L``)."""
+    for i in range(b.shape[0]):
+        v = b[i]
+        for k in range(i):
+            v -= L[i, k] * y[k]
+        y[i] = v / L[i, i]
+
+
+@nb.njit(cache=True)
 def _cho_solve(L, b, x):
     """``x = (L L^T)^-1 b`` by forward / backward substitution (row-wise access of L)."""
     n = b.shape[0]
-    for i in range(n):
-        s = b[i]
-        for k in range(i):
-            s -= L[i, k] * x[k]
-        x[i] = s / L[i, i]
+    _forward(L, b, x)
     for i in range(n - 1, -1, -1):
         x[i] /= L[i, i]
         xi = x[i]
         for k in range(i):
             x[k] -= L[i, k] * xi
+
+
+@nb.njit(cache=True)
+def _model_decrease(gf, z, Kf, alpha, quad):
+    """Decrease of the condensed quadratic model for the boundary step ``z`` with the interior residual
+    correction scaled by ``alpha`` (``quad = r_I^T K_II^-1 r_I``)."""
+    return -(gf @ z + 0.5 * (z @ (Kf @ z))) + (alpha - 0.5 * alpha * alpha) * quad
 
 
 @nb.njit(cache=True)
@@ -413,16 +426,6 @@ def _tr_subproblem(lam, V, gv, radius, rand, rpos):
         else:
             hi = mid
     return -(V @ (gv / (lam + hi)))
-
-
-@nb.njit(cache=True)
-def _forward(L, b, y):
-    """``y = L^-1 b`` (lower triangular ``L``)."""
-    for i in range(b.shape[0]):
-        v = b[i]
-        for k in range(i):
-            v -= L[i, k] * y[k]
-        y[i] = v / L[i, i]
 
 
 @nb.njit(cache=True)
@@ -632,7 +635,7 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
         if (extrapolate and minimise and pd and full_newton and newton_prev and gnorm < gprev
                 and gnorm * gnorm * gnorm <= 0.1 * gtol * gprev * gprev and _pivot_ratio(L, Kf) > PIVOT_MIN):
             # quadratic regime, next residual predicted far below the tolerance: take the step, no evaluation
-            pred = -(gf @ z + 0.5 * (z @ (Kf @ z))) + 0.5 * outc[2]
+            pred = _model_decrease(gf, z, Kf, 1.0, outc[2])
             dstress = 0.0
             for i in range(nf):
                 dstress += Kc[i33, free[i]] * dfull[free[i]]
@@ -653,7 +656,7 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
             continue
         # the interior residual correction is part of the step: shortened to the radius too
         alpha = min(1.0, radius / max(_interior_norm(Xc, n_sub, l_ref), 1e-300))
-        pred = -(gf @ z + 0.5 * (z @ (Kf @ z))) + (alpha - 0.5 * alpha * alpha) * outc[2]
+        pred = _model_decrease(gf, z, Kf, alpha, outc[2])
         ws[:] = w
         Rs[:] = R
         Fs[:] = F
