@@ -72,6 +72,11 @@ def test_augment_subsets_probability_and_nonlinear_labels(data):
         torch.manual_seed(7)
         ops.append(m.augment_batch({"adj": adj, "offsets": off, "y": torch.zeros(len(adj), 9)})["op"])
     assert torch.equal(*ops) and set(ops[0].tolist()) <= set(allowed_operations("axes").tolist())
+    # the test metrics' TTA averages over the variants the model was trained on (all 48 without augmentation)
+    np.testing.assert_array_equal(m.tta_operations(), allowed_operations("axes"))
+    np.testing.assert_array_equal(TrussVAE(**SMALL).tta_operations(), allowed_operations("all"))
+    np.testing.assert_array_equal(TrussVAE(**SMALL, target="nonlinear", n_properties=13, augment="mirrors")
+                                  .tta_operations(), allowed_operations("mirrors", "nonlinear"))
 
 
 def test_tta_is_invariant_over_variants_and_identity_is_plain(data):

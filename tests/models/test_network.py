@@ -88,3 +88,24 @@ def test_lightning_module_delegates_to_its_network():
     assert m.normalizer is m.net.normalizer and m.property_names is m.net.property_names
     # the module's parameters are the network's (one optimiser sees them all)
     assert {id(p) for p in m.parameters()} == {id(p) for p in m.net.parameters()}
+
+
+def test_decoder_input_split_reads_only_its_half_and_full_reads_all():
+    """``decoder_input="split"`` (paper): the adjacency decoder ignores the geometry-specific latents and the
+    node-feature decoder the topology-specific ones; ``"full"``: both depend on every latent entry."""
+    adj, off = _inputs()
+    for mode in ("split", "full"):
+        net = TrussVAENet(d_A=6, d_x=5, d_Ax=2, decoder_input=mode)
+        net.eval()
+        z = net.encode(adj, off)[0].detach()
+        sl = net.latent_slices
+        for block, reader in [("geometry", 0), ("topology", 1)]:
+            z2 = z.clone()
+            z2[:, sl[block]] += 1.0
+            changed = not torch.equal(net.decode_logits(z2)[reader], net.decode_logits(z)[reader])
+            assert changed == (mode == "full"), (mode, block)
+        twin = TrussVAENet(**net.config)
+        twin.load_state_dict(net.state_dict())
+        torch.testing.assert_close(twin.decode(z), net.decode(z), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="model.decoder_input"):
+        TrussVAENet(decoder_input="both")

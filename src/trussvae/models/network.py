@@ -103,11 +103,14 @@ from trussvae.models.latent import LatentLayout
 from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.predictor import PropertyPredictor
 
-__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "PRIORS", "PHYS_SCALE", "PHYSICS_INPUTS",
+__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "DECODER_INPUTS", "PRIORS", "PHYS_SCALE", "PHYSICS_INPUTS",
            "CURVE_BASELINES", "CURVE_FEATURE_KINDS", "physics_head_inputs", "ritz_modulus_e3"]
 
 TARGETS = ("linear", "nonlinear")
 ENCODERS = ("mlp", "gnn", "frame")
+#: what the two decoders read of z (``decoder_input``): the paper's split (adjacency decoder: topology +
+#: shared, node-feature decoder: shared + geometry) or the whole latent for both
+DECODER_INPUTS = ("split", "full")
 #: latent distributions of :meth:`TrussVAENet.sample_latent`
 PRIORS = ("normal", "learned")
 #: off-diagonal orthotropic components (C1122, C1133, C2233): may be <= 0, never log-normalised under admissible
@@ -181,6 +184,9 @@ class TrussVAENet(nn.Module):
             input of the physics head, module doc; needs ``curve_baseline="ritz"``).
         curve_fe: the settings of the buckling features (those of the training data's nonlinear labels:
             E_s, nu_s, beam, relative_density, confined, imperfection, seed).
+        decoder_input: ``"split"`` (the paper's: the adjacency decoder reads topology + shared latents,
+            the node-feature decoder shared + geometry) or ``"full"`` (both read all of z, so the node
+            activity that both halves of the graph carry is coded once; docs/model.md).
     """
 
     def __init__(self, d_A: int = 10, d_x: int = 10, d_Ax: int = 4, encoder: str = "mlp",
@@ -194,7 +200,7 @@ class TrussVAENet(nn.Module):
                  prior_components: int = 0, physics: str = "none", physics_hops: int = 2,
                  physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
                  physics_input: str = "predictor", curve_baseline: str = "none", curve_features: str = "none",
-                 curve_fe: dict | None = None):
+                 curve_fe: dict | None = None, decoder_input: str = "split"):
         config = {name: _plain(value) for name, value in locals().items() if name in NETWORK_KEYS}
         super().__init__()
         for name, value, allowed in [("encoder", encoder, ENCODERS), ("target", target, TARGETS),
@@ -202,7 +208,8 @@ class TrussVAENet(nn.Module):
                                      ("physics", physics, PHYSICS_KINDS),
                                      ("physics_input", physics_input, PHYSICS_INPUTS),
                                      ("curve_baseline", curve_baseline, CURVE_BASELINES),
-                                     ("curve_features", curve_features, CURVE_FEATURE_KINDS)]:
+                                     ("curve_features", curve_features, CURVE_FEATURE_KINDS),
+                                     ("decoder_input", decoder_input, DECODER_INPUTS)]:
             if value not in allowed:
                 raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
         if design_space_version != DESIGN_SPACE_VERSION:
@@ -229,8 +236,13 @@ class TrussVAENet(nn.Module):
         else:
             self.adj_encoder = FrameGraphEncoder(gnn_hidden, gnn_layers, d_A, head_hidden=adj_hidden[-1:], **act)
         self.feat_encoder = MLPEncoder(27, feat_hidden, d_x, dropout, **act)
-        self.adj_decoder = AdjacencyDecoder(d_A, list(adj_hidden)[::-1], dropout, **act)
-        self.feat_decoder = NodeFeatureDecoder(d_x, list(feat_hidden)[::-1], feature_activation, dropout,
+        self.decoder_input = decoder_input
+        full = decoder_input == "full"
+        self._adj_in = slice(0, self.layout.d) if full else self.layout.adjacency_input
+        self._feat_in = slice(0, self.layout.d) if full else self.layout.feature_input
+        self.adj_decoder = AdjacencyDecoder(self.layout.d if full else d_A, list(adj_hidden)[::-1], dropout, **act)
+        self.feat_decoder = NodeFeatureDecoder(self.layout.d if full else d_x, list(feat_hidden)[::-1],
+                                               feature_activation, dropout,
                                                hidden_activation=activation, norm=norm)
         if curve_features != "none" and curve_baseline == "none":
             raise ValueError(f"model.curve_features={curve_features} is an input of the nonlinear physics head: it "
@@ -387,7 +399,7 @@ class TrussVAENet(nn.Module):
 
     def decode_logits(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, d) -> adjacency logits (B, 351), offsets (B, 27)."""
-        return self.adj_decoder(z[:, self.layout.adjacency_input]), self.feat_decoder(z[:, self.layout.feature_input])
+        return self.adj_decoder(z[:, self._adj_in]), self.feat_decoder(z[:, self._feat_in])
 
     def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, d) -> adjacency probabilities (B, 351), offsets (B, 27)."""

@@ -10,7 +10,7 @@ Levers beyond the paper (docs/model.md, "Symmetry, admissibility, learned prior"
 ``augment_prob`` transform each training sample by a random exact symmetry
 (:mod:`trussvae.models.augment`; the decoder reconstructs the transformed input, the labels are
 transformed with it); ``tta`` adds test-time averaging over the symmetric variants to the test
-metrics; ``admissible`` predicts positive-definite stiffness; ``prior_components`` holds a learned
+metrics (over the augmentation's operations, or all 48 without augmentation: :meth:`TrussVAE.tta_operations`); ``admissible`` predicts positive-definite stiffness; ``prior_components`` holds a learned
 latent prior, fitted after training (:meth:`TrussVAE.fit_prior`, called by ``training.train``)
 and used by the test validity next to N(0, I). The network's API
 (``encode``, ``decode``, ``predict``, ...) is delegated, so a TrussVAE can stand in for its network.
@@ -84,7 +84,8 @@ class TrussVAE(pl.LightningModule):
                  physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
                  feature_weighting: str = "none", physics_input: str = "predictor",
                  w_dangling: float = 0.0, dangling_samples: int = 256, dangling_on: str = "prior",
-                 curve_baseline: str = "none", curve_features: str = "none", curve_fe: dict | None = None):
+                 curve_baseline: str = "none", curve_features: str = "none", curve_fe: dict | None = None,
+                 decoder_input: str = "split"):
         super().__init__()
         self.save_hyperparameters()
         if augment not in AUGMENT_KINDS:
@@ -314,6 +315,14 @@ class TrussVAE(pl.LightningModule):
             out["phys"] = sym.orthotropic(batch["phys"], op)
         return out
 
+    def tta_operations(self) -> np.ndarray:
+        """The variants the test metrics average over (``tta``): the training augmentation's operations
+        (the model has seen those), or, without augmentation, all that keep the labels exact
+        (:meth:`TrussVAENet.tta_operations`)."""
+        if self.hparams.augment == "none":
+            return self.net.tta_operations()
+        return self.augment_ops.cpu().numpy()
+
     def on_train_start(self) -> None:
         self.fit_start_epoch = self.current_epoch  # > 0 when resumed (throughput bookkeeping in training.py)
 
@@ -347,6 +356,7 @@ class TrussVAE(pl.LightningModule):
         m["property_r2_phys"].update(self.denormalise(y_hat) / scale, y_phys)
         if stage == "test" and self.hparams.tta:  # test-time averaging over the symmetric variants
             m["property_r2_phys_tta"].update(self.denormalise(self.net.predict_tta(batch["adj"], batch["offsets"],
+                                                                                   ops=self.tta_operations(),
                                                                                    phys=batch.get("phys")))
                                              / scale, y_phys)
 
