@@ -103,8 +103,8 @@ from trussvae.models.latent import LatentLayout
 from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.predictor import PropertyPredictor
 
-__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "DECODER_INPUTS", "PRIORS", "PHYS_SCALE", "PHYSICS_INPUTS",
-           "CURVE_BASELINES", "CURVE_FEATURE_KINDS", "physics_head_inputs", "ritz_modulus_e3"]
+__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "DECODER_INPUTS", "PRIORS", "PHYS_SCALE",
+           "PHYSICS_INPUTS", "CURVE_BASELINES", "CURVE_FEATURE_KINDS", "physics_head_inputs", "ritz_modulus_e3"]
 
 TARGETS = ("linear", "nonlinear")
 ENCODERS = ("mlp", "gnn", "frame")

@@ -10,9 +10,10 @@ Levers beyond the paper (docs/model.md, "Symmetry, admissibility, learned prior"
 ``augment_prob`` transform each training sample by a random exact symmetry
 (:mod:`trussvae.models.augment`; the decoder reconstructs the transformed input, the labels are
 transformed with it); ``tta`` adds test-time averaging over the symmetric variants to the test
-metrics (over the augmentation's operations, or all 48 without augmentation: :meth:`TrussVAE.tta_operations`); ``admissible`` predicts positive-definite stiffness; ``prior_components`` holds a learned
-latent prior, fitted after training (:meth:`TrussVAE.fit_prior`, called by ``training.train``)
-and used by the test validity next to N(0, I). The network's API
+metrics (over the augmentation's operations, or all 48 without augmentation: :meth:`TrussVAE.tta_operations`);
+``admissible`` predicts positive-definite stiffness; ``prior_components`` holds a learned latent prior,
+fitted after training (:meth:`TrussVAE.fit_prior`, called by ``training.train``) and used by the test
+validity next to N(0, I). The network's API
 (``encode``, ``decode``, ``predict``, ...) is delegated, so a TrussVAE can stand in for its network.
 
 All constructor arguments are plain values (saved as hyper-parameters), so
