@@ -1,11 +1,11 @@
 """The latent-only design stage of a trained model on the three linear targets of issue 15.
 
     python scripts/latent_design.py /work/runs/<run> [--out docs/results/<run>/design_latent_only.json]
-        [--targets stiff auxetic pentamode] [--extra search.n_starts=100 ...]
+        [--targets stiff auxetic pentamode] [--extra search.n_starts=1000 ...] [--tag _1000]
 
 Runs ``python design.py target=<t> train_run=<run> polish.top=0`` for each target (no FE polish, no
 evolution: the best FE-verified decode of the latent search is the result, ``best_latent_value``), each
-into ``<run>/design_<t>``, then writes one JSON: per target the command, the best training value, the
+into ``<run>/design_<t><tag>``, then writes one JSON: per target the command, the best training value, the
 best latent value, its improvement over the training data (positive = better), the number of
 FE-verified decodes, the best decode's moduli and the median relative error of the predicted against the
 FE value over every verified decode. The shipped floors of the targets apply (auxetic: E11, E22 >=
@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="JSON to write (default <run>/design_latent_only.json)")
     ap.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
     ap.add_argument("--extra", nargs="*", default=[], help="further design.py overrides")
+    ap.add_argument("--tag", default="", help="suffix of the design folders (<run>/design_<target><tag>)")
     args = ap.parse_args(argv)
     run = args.train_run.resolve()
     if not (run / "checkpoints").is_dir():
@@ -58,12 +59,12 @@ def main(argv=None) -> int:
         command = "python design.py " + " ".join(overrides)
         print(f"[latent_design] {command}", flush=True)
         proc = subprocess.run([sys.executable, str(ROOT / "design.py"), *overrides,
-                               f"hydra.run.dir={run / f'design_{target}'}"], cwd=ROOT)
+                               f"hydra.run.dir={run / f'design_{target}{args.tag}'}"], cwd=ROOT)
         if proc.returncode != 0:
             print(f"[latent_design] {target}: design.py exited with {proc.returncode}; the other targets are kept",
                   file=sys.stderr)
             continue
-        results = json.loads((run / f"design_{target}" / "results.json").read_text())
+        results = json.loads((run / f"design_{target}{args.tag}" / "results.json").read_text())
         summary[target] = summarise(results, command)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(summary, indent=1))  # after every target: nothing computed is lost
