@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def _labels_for(graphs) -> dict[str, np.ndarray]:
@@ -54,3 +59,14 @@ def store_rows(labelled_store):
     adj = torch.as_tensor(s["adjacency"][ok], dtype=torch.float32)
     off = torch.as_tensor(s["offsets"][ok], dtype=torch.float32)
     return adj, off, y[ok]
+
+
+@pytest.fixture
+def load_script():
+    """``load_script("name")``: the module of ``scripts/name.py`` (scripts are not a package)."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    return load
