@@ -10,10 +10,12 @@ prior with the given seed (1: independent of the test's seed 0) and writes <run>
 import json
 import sys
 import time
+from pathlib import Path
 
 import torch
 
 from trussvae.models import TrussVAE
+from trussvae.models.checkpoint import run_checkpoint
 
 
 def main(argv: list[str]) -> None:
@@ -23,8 +25,7 @@ def main(argv: list[str]) -> None:
     n = int(argv[1]) if len(argv) > 1 else 10_000
     seed = int(argv[2]) if len(argv) > 2 else 1
     torch.set_num_threads(1)
-    ck = json.load(open(f"{run}/metrics.json"))["best_checkpoint"]
-    m = TrussVAE.load_from_checkpoint(ck, map_location="cpu").eval()
+    m = TrussVAE.load_from_checkpoint(run_checkpoint(run), map_location="cpu").eval()
     out = {}
     for prior in ("normal", "learned") if m.net.prior is not None else ("normal",):
         t = time.time()
@@ -32,7 +33,7 @@ def main(argv: list[str]) -> None:
             out[prior] = {k: float(x) for k, x in m.validity(n, seed=seed, prior=prior).items()}
         print(run, prior, {k: round(x, 4) for k, x in out[prior].items()}, f"{time.time() - t:.0f} s", flush=True)
     name = f"validity_{n // 1000}k_seed{seed}.json" if n % 1000 == 0 else f"validity_{n}_seed{seed}.json"
-    json.dump(out, open(f"{run}/{name}", "w"), indent=1)
+    Path(run, name).write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -236,12 +236,12 @@ class TrussVAENet(nn.Module):
         else:
             self.adj_encoder = FrameGraphEncoder(gnn_hidden, gnn_layers, d_A, head_hidden=adj_hidden[-1:], **act)
         self.feat_encoder = MLPEncoder(27, feat_hidden, d_x, dropout, **act)
-        self.decoder_input = decoder_input
-        full = decoder_input == "full"
-        self._adj_in = slice(0, self.layout.d) if full else self.layout.adjacency_input
-        self._feat_in = slice(0, self.layout.d) if full else self.layout.feature_input
-        self.adj_decoder = AdjacencyDecoder(self.layout.d if full else d_A, list(adj_hidden)[::-1], dropout, **act)
-        self.feat_decoder = NodeFeatureDecoder(self.layout.d if full else d_x, list(feat_hidden)[::-1],
+        whole = slice(0, self.layout.d)
+        self._adj_in = whole if decoder_input == "full" else self.layout.adjacency_input
+        self._feat_in = whole if decoder_input == "full" else self.layout.feature_input
+        self.adj_decoder = AdjacencyDecoder(self._adj_in.stop - self._adj_in.start, list(adj_hidden)[::-1],
+                                            dropout, **act)
+        self.feat_decoder = NodeFeatureDecoder(self._feat_in.stop - self._feat_in.start, list(feat_hidden)[::-1],
                                                feature_activation, dropout,
                                                hidden_activation=activation, norm=norm)
         if curve_features != "none" and curve_baseline == "none":
