@@ -168,7 +168,7 @@ def time_split(frames, results, cpu):
     """Total seconds in assembly, Cholesky (Newton + tangent), eigen-decompositions and the rest, estimated
     as the counts of :attr:`CompressionResult.work` times the unit costs measured on each cell."""
     from trussvae.fem.nonlinear import _Cell
-    from trussvae.fem.nonlinear_cell import _cholesky, evaluate
+    from trussvae.fem.nonlinear_cell import _cholesky_into, evaluate
 
     tot = {"assembly": 0.0, "cholesky": 0.0, "eigh": 0.0}
     for fr, res in zip(frames, results):
@@ -184,7 +184,9 @@ def time_split(frames, results, cpu):
         tot["assembly"] += w["assemblies"] * _unit_cost(assemble, 5)
         # the tangent reuses the Newton factor (a solve); the shifted factorisations of the trust-region steps
         # (Moré-Sorensen) cost one Cholesky each
-        tot["cholesky"] += (w["cholesky"] + w.get("shifted_cholesky", 0)) * _unit_cost(lambda A=Kf: _cholesky(A), 5)
+        U = np.empty_like(Kf)
+        tot["cholesky"] += (w["cholesky"] + w.get("shifted_cholesky", 0)) * _unit_cost(
+            lambda A=Kf, U=U: _cholesky_into(A, U), 5)
         if w["eigh"]:
             tot["eigh"] += w["eigh"] * _unit_cost(lambda A=Kf: np.linalg.eigh(A), 2)
     tot["rest"] = float(np.sum(cpu)) - sum(tot.values())

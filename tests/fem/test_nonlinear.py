@@ -409,3 +409,31 @@ def test_more_sorensen_step_matches_the_eigen_decomposition_step():
     A = np.diag(np.r_[-1.0, np.linspace(1.0, 3.0, 9)])
     g = np.r_[0.0, np.full(9, 1e-3)]
     assert _more_sorensen(A, g, 1.0, np.zeros((10, 10)), np.zeros(10), np.zeros(10)) == -1
+
+
+def test_cholesky_factor_and_solves():
+    """The solver's in-place LAPACK Cholesky (upper factor, ``A = U^T U``, only the upper triangle read) and
+    its triangular solves; indefinite matrices are reported, not raised. The installed numba exposes the
+    LAPACK entry it uses (else the slower ``np.linalg.cholesky`` fallback would run silently)."""
+    from trussvae.fem import nonlinear_cell as nc
+
+    assert nc._XXPOTRF is not None
+    rng = np.random.default_rng(0)
+    for n in (1, 7, 150):
+        M = rng.normal(size=(n, n))
+        A = M @ M.T + n * np.eye(n)
+        U = np.full((n, n), np.nan)  # the strict lower triangle stays scratch
+        assert nc._cholesky_into(A, U)
+        Ut = np.triu(np.nan_to_num(U))
+        np.testing.assert_allclose(Ut.T @ Ut, A, rtol=1e-12, atol=1e-12 * n)
+        np.testing.assert_allclose(Ut, np.linalg.cholesky(A).T, rtol=1e-10, atol=1e-12)
+        b, x, y = rng.normal(size=n), np.zeros(n), np.zeros(n)
+        nc._cho_solve(U, b, x)
+        np.testing.assert_allclose(A @ x, b, rtol=1e-10, atol=1e-10)
+        nc._forward(U, b, y)
+        np.testing.assert_allclose(Ut.T @ y, b, rtol=1e-10, atol=1e-10)
+        S = A.copy()
+        assert nc._cholesky_into(S, S)  # in place
+        np.testing.assert_array_equal(np.triu(S), np.triu(np.nan_to_num(U)))
+    A = np.diag([2.0, -1.0, 3.0])
+    assert not nc._cholesky_into(A, np.zeros((3, 3)))
