@@ -437,3 +437,36 @@ def test_cholesky_factor_and_solves():
         np.testing.assert_array_equal(np.triu(S), np.triu(np.nan_to_num(U)))
     A = np.diag([2.0, -1.0, 3.0])
     assert not nc._cholesky_into(A, np.zeros((3, 3)))
+
+
+def test_rescue_budget_where_the_step_cannot_be_cut_any_further():
+    """An increment that fails at the smallest step gets one last try with ``rescue_iter`` iterations; paths
+    that never get there are unchanged. Forced here with a 1-iteration budget and a large ``min_step``."""
+    frame = elementary("bcc").to_frame(relative_density=0.15)
+    kw = {"max_strain": 0.03, "bifurcation_tol": None, "tol": 1e-7}
+    forced = {**kw, "max_iter": 1, "min_step": 0.004}
+    failed = uniaxial_compression(frame, rescue_iter=0, **forced)
+    assert failed.status == "failed" and "no convergence in 1 iterations" in failed.reason and failed.rescues == 0
+    rescued = uniaxial_compression(frame, rescue_iter=40, **forced)
+    assert rescued.status == "converged" and rescued.rescues >= 1
+    ref = uniaxial_compression(frame, **kw)
+    assert ref.rescues == 0
+    np.testing.assert_allclose(rescued.stress, ref.stress, rtol=1e-5, equal_nan=True)
+    np.testing.assert_array_equal(uniaxial_compression(frame, rescue_iter=0, **kw).stress, ref.stress)
+
+
+def test_a_label_that_failed_without_the_rescue_converges_with_it():
+    """A structure of the reference data set whose label failed with solver revision 2 (40 iterations at a
+    step cut to ~1e-6: a snap-through at fixed strain) converges with the rescue (tests/data provenance)."""
+    from pathlib import Path
+
+    from trussvae.design_space.truss_graph import arrays_to_graph
+
+    with np.load(Path(__file__).parents[1] / "data" / "nonlinear_rescue_case.npz") as z:
+        frame = arrays_to_graph(z["adjacency"], z["offsets"]).to_frame(relative_density=0.15)
+    kw = {"max_strain": 0.245, "bifurcation_tol": None, "tol": 1e-7}
+    assert uniaxial_compression(frame, rescue_iter=0, **kw).status == "failed"
+    res = uniaxial_compression(frame, **kw)
+    assert res.status == "converged" and res.rescues == 1 and np.isfinite(res.stress).all()
+    stress, ok, _ = compression_labels([frame])  # the labelling path rescues too
+    assert ok[0] and np.allclose(stress[0], res.stress, rtol=1e-12)

@@ -70,6 +70,8 @@ class CompressionResult:
     #: end strains of the converged increments whose iteration met an indefinite Hessian (stability lost
     #: there: the state reached depends on the path, e.g. which post-buckled branch)
     unstable_increments: list = field(default_factory=list)
+    #: increments that converged only in their last try with the larger iteration budget (``rescue_iter``)
+    rescues: int = 0
 
 
 class _Cell:
@@ -209,7 +211,8 @@ def uniaxial_compression(frame, max_strain: float = 0.25, E_s: float = DEFAULT_E
                          seed: int = 0, n_sub: int = 2, shallow: bool = True, first_step: float = 0.005,
                          max_step: float = 0.02, min_step: float = 1e-6, bifurcation_tol: float | None = 0.02,
                          tol: float = 1e-9, max_iter: int = 40, max_increments: int = 400,
-                         time_limit: float | None = None, extrapolate: bool = True) -> CompressionResult:
+                         time_limit: float | None = None, extrapolate: bool = True,
+                         rescue_iter: int = 200) -> CompressionResult:
     """Uniaxial compression along e3 of a periodic lattice up to ``max_strain`` (see module doc).
 
     Parameters
@@ -223,6 +226,10 @@ def uniaxial_compression(frame, max_strain: float = 0.25, E_s: float = DEFAULT_E
     first_step, max_step, min_step : increment control (strain).  bifurcation_tol : relative
         precision of the located instability strains (``None``: no bisection).
     tol : residual tolerance relative to ``mean(E_s A) * V^(1/3)``.  max_iter : per increment.
+    rescue_iter : iteration budget of one last try of an increment whose step cannot be cut any further
+        (below ``min_step``), before the run fails: a snap-through at fixed strain can need more than
+        ``max_iter`` trust-region iterations at any step size (0 or ``<= max_iter``: no rescue). Paths that
+        never reach that point are unchanged.
     time_limit : seconds of the load path (after the reference equilibrium, which on a process's first
         call also compiles the numba kernels); the run stops with ``status="failed"`` when exceeded.
     extrapolate : in the quadratic regime of Newton's method, take an increment's last step without
@@ -241,12 +248,12 @@ def uniaxial_compression(frame, max_strain: float = 0.25, E_s: float = DEFAULT_E
     with _single_thread_blas():
         return _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfection, seed, n_sub,
                                      shallow, first_step, max_step, min_step, bifurcation_tol, tol, max_iter,
-                                     max_increments, time_limit, extrapolate)
+                                     max_increments, time_limit, extrapolate, rescue_iter)
 
 
 def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfection, seed, n_sub, shallow,
                           first_step, max_step, min_step, bifurcation_tol, tol, max_iter, max_increments,
-                          time_limit, extrapolate):
+                          time_limit, extrapolate, rescue_iter=0):
     t_start = time.perf_counter()
     why = mechanism_reason(frame)
     if why is not None:
@@ -272,6 +279,7 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
     status, reason, n_inc = "converged", f"reached max_strain {max_strain}", 0
     radius = 0.05
     curv = None
+    rescued, n_rescues = False, 0  # rescue of the current increment used; rescues of the path
 
     def record(e):
         path_e.append(e)
@@ -297,13 +305,19 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
         cell.F[2, 2] = 1.0 - (eps + h)
         it0 = solver.iterations
         ok, unstable, pd, msg = solver.solve(radius=radius, extrapolate=extrapolate)
+        solver.max_iter = max_iter  # (after a rescue)
         if not ok:
             cell.set_state(saved)
             dstep = h / 4
             if dstep < min_step:
+                if rescue_iter > max_iter and not rescued:  # one last try of this step, a larger budget
+                    rescued, dstep, solver.max_iter = True, h, int(rescue_iter)
+                    n_rescues += 1
+                    continue
                 status, reason = "failed", f"no convergence at strain {eps + h:.5g} (step {h:.2g}): {msg}"
                 break
             continue
+        rescued = False
         if unstable and bifurcation_tol and h > bifurcation_tol * (eps + h):
             instab.append(_locate(cell, solver, saved, eps, eps + h, bifurcation_tol))
         eps += h
@@ -338,7 +352,8 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
                              instabilities=instab, initial_modulus=e0, increments=n_inc,
                              iterations=solver.iterations, seconds=time.perf_counter() - t_start,
                              work=dict(zip(("assemblies", "cholesky", "eigh", "tangents", "shifted_cholesky"),
-                                           solver.counts.tolist())), unstable_increments=unstable_at)
+                                           solver.counts.tolist())), unstable_increments=unstable_at,
+                             rescues=n_rescues)
 
 
 def _locate(cell, solver, saved, lo, hi, rtol):
@@ -512,9 +527,11 @@ def _second_order(res, cell, solver, mu, V, e0, h):
 #: recorded with every chunk of nonlinear labels (``labels/nonlinear/chunk-*.json``, key ``solver``): the
 #: algorithm that made them. Revisions agree to the solver tolerance except where a path crosses an
 #: instability, where a post-buckled state may differ (docs/fem_nonlinear.md, Speed). Unrecorded = revision 1
-#: (eigen-decomposition trust-region steps, every state evaluated, paths to ``max_strain``).
-SOLVER_REVISION = ("2: trust-region Newton (Moré-Sorensen steps, eigh in the hard case), the last Newton step of "
-                   "an increment extrapolated below tol/10, paths to the last label strain")
+#: (eigen-decomposition trust-region steps, every state evaluated, paths to ``max_strain``). Revision 3 differs
+#: from 2 only where 2 failed (the rescue, ``rescue_iter``): every curve 2 converged is the same.
+SOLVER_REVISION = ("3: trust-region Newton (Moré-Sorensen steps, eigh in the hard case), the last Newton step of "
+                   "an increment extrapolated below tol/10, paths to the last label strain, a 200-iteration rescue "
+                   "of an increment at the smallest step (revision 2 where that converged)")
 
 
 def last_label_strain(max_strain: float) -> float:
