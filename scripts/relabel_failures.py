@@ -27,6 +27,7 @@ from trussvae.design_space.truss_graph import arrays_to_graph  # noqa: E402
 from trussvae.fem.elasticity import LABEL_STRAINS  # noqa: E402
 from trussvae.fem.nonlinear import SOLVER_REVISION  # noqa: E402
 from trussvae.fem.settings import NONLINEAR, settings_from_meta  # noqa: E402
+from trussvae.generation.label import reached_strain  # noqa: E402
 from trussvae.io.store import LatticeStore  # noqa: E402
 
 #: revisions whose converged curves the current revision reproduces (their failures alone differ)
@@ -53,8 +54,7 @@ def relabel_chunk(store: LatticeStore, fe, chunk: int) -> dict:
     for k, r in enumerate(good):
         labels["stress"][r] = stress[k]
         labels["ok"][r] = bool(ok[k])
-        finite = np.flatnonzero(np.isfinite(stress[k]))
-        labels["max_strain"][r] = LABEL_STRAINS[finite[-1]] if len(finite) else np.nan
+        labels["max_strain"][r] = reached_strain(stress[k])[0]
         if not ok[k]:
             reasons[r] = why[k]
     record = {"from_solver": stats.get("solver"), "rows": rows, "now_ok": len(rows) - len(reasons),

@@ -253,7 +253,7 @@ def uniaxial_compression(frame, max_strain: float = 0.25, E_s: float = DEFAULT_E
 
 def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfection, seed, n_sub, shallow,
                           first_step, max_step, min_step, bifurcation_tol, tol, max_iter, max_increments,
-                          time_limit, extrapolate, rescue_iter=0):
+                          time_limit, extrapolate, rescue_iter):
     t_start = time.perf_counter()
     why = mechanism_reason(frame)
     if why is not None:

@@ -622,8 +622,8 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
     swapped = False
     # after a rejected step the state and the model are unchanged: the factorisations are reused
     reuse, have_eig = False, False
-    Lb = np.empty((nf, nf))  # the Cholesky factor of Kf (upper triangle, Kf = U^T U)
-    L, chol, gnorm = Lb, False, 0.0
+    L = np.empty((nf, nf))  # the Cholesky factor of Kf (upper triangle, Kf = U^T U)
+    chol, gnorm = False, 0.0
     lam, V = np.linalg.eigh(np.eye(1))
     gv = np.empty(0)
     gprev, newton_prev = np.inf, False  # residual of the previous iterate; was its step a full Newton step?
@@ -633,7 +633,7 @@ def newton(geo, n_sub, shallow, n_cell, free, Ds, l_ref, w_ref, w, R, F, K, r, g
             if not np.isfinite(gnorm):
                 code, its, pd = NON_FINITE, it + 1, False
                 break
-            chol = _cholesky_into(Kf, Lb)
+            chol = _cholesky_into(Kf, L)
             counts[1] += 1
             have_eig = False
         pd = chol and outc[1] == 0  # an indefinite interior block makes the full Hessian indefinite

@@ -41,7 +41,7 @@ from trussvae.parallel import run_tasks
 log = logging.getLogger(__name__)
 
 __all__ = ["LinearFESettings", "NonlinearFESettings", "label_dataset", "label_chunk_linear",
-           "label_chunk_nonlinear"]
+           "label_chunk_nonlinear", "reached_strain"]
 
 LINEAR_LABELS = LINEAR
 NONLINEAR_LABELS = NONLINEAR
@@ -68,6 +68,13 @@ def _stats(reasons: list, ok: np.ndarray, seconds: float) -> dict:
             "failures": [{"row": i, "reason": r} for i, r in enumerate(reasons) if r]}
 
 
+def reached_strain(stress: np.ndarray) -> np.ndarray:
+    """The ``max_strain`` label of nonlinear curves ``stress`` (n, 13): the largest label strain with a finite
+    stress, NaN for a curve without any."""
+    return np.array([np.nan if not np.isfinite(row).any() else LABEL_STRAINS[np.flatnonzero(np.isfinite(row))[-1]]
+                     for row in np.atleast_2d(stress)])
+
+
 def label_chunk_nonlinear(root: str, settings: dict, chunk_id: int) -> dict:
     """Compression curves of every structure of one chunk; writes ``labels/nonlinear`` (its JSON records the
     solver revision, ``fem.nonlinear.SOLVER_REVISION``)."""
@@ -82,8 +89,7 @@ def label_chunk_nonlinear(root: str, settings: dict, chunk_id: int) -> dict:
     s, o, why = fe.evaluate([frames[i] for i in good])
     for k, i in enumerate(good):
         stress[i], ok[i], reasons[i] = s[k], o[k], (why[k] or None)
-    reached = np.array([np.nan if not np.isfinite(row).any() else LABEL_STRAINS[np.flatnonzero(np.isfinite(row))[-1]]
-                        for row in stress])
+    reached = reached_strain(stress)
     stats = {**_stats(reasons, ok, time.perf_counter() - t0), "solver": SOLVER_REVISION}
     store.write_label_chunk(NONLINEAR_LABELS, chunk_id, stats, stress=stress, max_strain=reached, ok=ok)
     return stats
