@@ -77,6 +77,32 @@ def test_gradient_is_finite_and_lowers_the_term():
     assert d1 < d0
 
 
+def test_confident_logits_stay_a_probability():
+    """Regression (reference_2h_v2 diverged): a decode with one very confident strut and a node whose struts
+    are all far less likely gave P >> 1 for that node; the term is an expected count of at most 64 nodes and
+    matches a direct float64 evaluation at any logits, with finite gradients."""
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(16, octant.N_EDGES_CANDIDATE, generator=g, dtype=torch.float64) * 30.0 - 60.0
+    logits[:, 0] = 200.0                                  # one confident strut far above all others
+    logits[8:, 5] = 150.0
+    p = torch.sigmoid(logits).numpy()
+    inc = dangling_incidence().double().numpy()
+    # P(node degree exactly 1) = sum over contribution-1 struts e of p_e prod_{f at v, f != e} (1 - p_f)
+    expect = np.zeros(len(p))
+    for v in range(inc.shape[0]):
+        at = np.nonzero(inc[v] > 0)[0]
+        for e in np.nonzero(inc[v] == 1)[0]:
+            others = at[at != e]
+            expect += p[:, e] * np.prod(1.0 - p[:, others], axis=1)
+    for dtype, tol in ((torch.float64, 1e-9), (torch.float32, 1e-4)):
+        x = logits.detach().to(dtype).clone().requires_grad_()
+        d = expected_dangling(x)
+        assert (d <= octant.N_FULL_NODES).all()
+        np.testing.assert_allclose(d.detach().double().numpy(), expect, atol=tol)
+        d.sum().backward()
+        assert torch.isfinite(x.grad).all()
+
+
 def test_training_term_is_logged_weighted_and_validated():
     m = TrussVAE(d_A=6, d_x=5, d_Ax=2, w_dangling=2.0, dangling_samples=32)
     g = torch.Generator().manual_seed(0)

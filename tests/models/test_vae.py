@@ -195,3 +195,21 @@ def test_physical_r2_of_tiny_stresses_is_not_saturated():
     r2_phys = mt["property_r2_phys"].compute()
     assert torch.all(r2_norm < 0.5)  # an untrained predictor
     torch.testing.assert_close(r2_phys, r2_norm, rtol=1e-3, atol=1e-3)
+
+
+def test_nonfinite_training_steps_are_skipped_then_stop_the_run():
+    from trussvae.models.vae import MAX_NONFINITE_STEPS
+
+    torch.manual_seed(0)
+    m = TrussVAE(d_A=8, d_x=8, d_Ax=2, n_properties=9)
+    good = _batch(B=8)
+    assert torch.isfinite(m.training_step(good, 0))
+    bad = {**good, "y": good["y"].clone()}
+    bad["y"][0, 0] = float("nan")
+    for i in range(MAX_NONFINITE_STEPS - 1):
+        assert m.training_step(bad, i) is None           # skipped: no loss to back-propagate
+    assert torch.isfinite(m.training_step(good, 0))      # a finite step resets the run of skips
+    for i in range(MAX_NONFINITE_STEPS - 1):
+        assert m.training_step(bad, i) is None
+    with pytest.raises(FloatingPointError, match="training steps in a row had a non-finite loss"):
+        m.training_step(bad, 0)

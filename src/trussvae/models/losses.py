@@ -70,6 +70,11 @@ _AT_NODE, _SINGLE = (_INCIDENCE > 0).float(), (_INCIDENCE == 1).float()
 _CAN_DANGLE = (_SINGLE.sum(-1) > 0).float()
 
 
+#: logits enter the dangling term clamped to [-B, B]: every shifted exponent then stays above -2B = -80, so
+#: no node's sum underflows in float32 (sigmoid(40) = 1 - 4e-18: the clamp changes no probability)
+_LOGIT_BOUND = 40.0
+
+
 def expected_dangling(adj_logits: torch.Tensor) -> torch.Tensor:
     """(B, 351) adjacency logits -> (B,) expected number of dangling full-cell nodes (validity rule
     ``dangling``: an active node with fewer than two struts in the full cell) when the struts are drawn
@@ -78,15 +83,20 @@ def expected_dangling(adj_logits: torch.Tensor) -> torch.Tensor:
     A node of an active octant node has degree >= 1, so it dangles iff its degree is exactly 1: one of
     its struts of degree contribution 1 present and every other incident strut absent,
     ``P = prod_{e at v} (1 - p_e) * sum_{e: contribution 1} p_e / (1 - p_e)``, evaluated in log space
-    (``log(1 - p) = -softplus(l)``, ``p / (1 - p) = exp(l)``). Differentiable in the logits; with hard
-    0/1 probabilities it is the count of the validity rules.
+    (``log(1 - p) = -softplus(l)``, ``p / (1 - p) = exp(l)``) with the logits clamped to +-40, where the
+    probabilities are 0 and 1 to 4e-18. Differentiable in the logits; with hard 0/1 probabilities it is
+    the count of the validity rules; P <= 1 at any logits.
     """
     at_node, single, can = (t.to(adj_logits) for t in (_AT_NODE, _SINGLE, _CAN_DANGLE))
-    log_none = -(F.softplus(adj_logits) @ at_node.T)                      # (B, 64) log P(no strut at v)
-    # log sum_{e single at v} exp(l_e), shifted by each row's max logit (clamped: an underflowing sum
-    # belongs to a node whose struts are all far less likely than the row's likeliest, P ~ 0 there)
-    m = adj_logits.detach().max(-1, keepdim=True).values
-    log_one = torch.log((torch.exp(adj_logits - m) @ single.T).clamp_min(torch.finfo(m.dtype).tiny)) + m
+    logits = adj_logits.clamp(-_LOGIT_BOUND, _LOGIT_BOUND)
+    log_none = -(F.softplus(logits) @ at_node.T)                          # (B, 64) log P(no strut at v)
+    # log sum_{e single at v} exp(l_e), shifted by each row's max logit: with the clamp every term is
+    # >= exp(-80), so the sum of a node with such struts never underflows (the floor below only keeps the
+    # log finite for nodes without any, which ``can`` zeroes). Unclamped logits let a node whose struts are
+    # all far below the row's largest underflow to the floor and return P >> 1 at confident decodes: the
+    # dangling term of the 2-hour run reached 1e8 and the run diverged (reference_2h_v2).
+    m = logits.detach().max(-1, keepdim=True).values
+    log_one = torch.log((torch.exp(logits - m) @ single.T).clamp_min(torch.finfo(m.dtype).tiny)) + m
     return (torch.exp(log_none + log_one) * can).sum(-1)
 
 

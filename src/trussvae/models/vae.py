@@ -25,6 +25,7 @@ before the network was split out (parameters ``adj_encoder.*`` at the top level)
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 
@@ -55,7 +56,13 @@ from trussvae.models.metrics import adjacency_accuracy, admissible_fraction, exa
 from trussvae.models.network import TrussVAENet
 from trussvae.models.validity import sample_validity
 
-__all__ = ["TrussVAE", "DANGLING_ON"]
+__all__ = ["TrussVAE", "DANGLING_ON", "MAX_NONFINITE_STEPS"]
+
+log = logging.getLogger(__name__)
+
+#: training steps with a non-finite loss are skipped (no update, so one bad batch cannot poison the weights);
+#: this many in a row stop the run with an error (the checkpoints written so far stay)
+MAX_NONFINITE_STEPS = 20
 
 #: where the dangling-node term acts: decodes of z ~ N(0, I) only, or also the batch's reconstructions
 DANGLING_ON = ("prior", "both")
@@ -333,8 +340,29 @@ class TrussVAE(pl.LightningModule):
         if self.hparams.augment != "none":  # the decoder reconstructs the transformed input it encoded
             batch = self.augment_batch(batch)
         loss, _ = self._step(batch, "train", beta)
+        if not torch.isfinite(loss):
+            return self._skip_nonfinite(loss, batch_idx)
+        self._nonfinite_run = 0
         self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         return loss
+
+    def _skip_nonfinite(self, loss: torch.Tensor, batch_idx: int) -> None:
+        """A training step whose loss is not finite makes no update (Lightning skips a step whose
+        ``training_step`` returns None); ``train/nonfinite_steps`` counts them; MAX_NONFINITE_STEPS in a row
+        raise (the weights themselves are then broken; the last checkpoint stays on disk)."""
+        self._nonfinite_total = getattr(self, "_nonfinite_total", 0) + 1
+        self._nonfinite_run = getattr(self, "_nonfinite_run", 0) + 1
+        log.warning("training step %d (epoch %d, batch %d): loss %s, step skipped (%d in a row, %d in all)",
+                    self.global_step, self.current_epoch, batch_idx, loss.item(), self._nonfinite_run,
+                    self._nonfinite_total)
+        self.log("train/nonfinite_steps", float(self._nonfinite_total), on_step=False, on_epoch=True,
+                 reduce_fx="max")
+        if self._nonfinite_run >= MAX_NONFINITE_STEPS:
+            raise FloatingPointError(f"{self._nonfinite_run} training steps in a row had a non-finite loss "
+                                     f"(last: {loss.item()} at epoch {self.current_epoch}, batch {batch_idx}): "
+                                     "the model's weights or inputs are not finite; the checkpoints written "
+                                     "so far are kept")
+        return None
 
     # ------------------------------------------------------------------ evaluation
     def _eval_step(self, batch: dict, stage: str) -> None:
