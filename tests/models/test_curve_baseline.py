@@ -152,3 +152,46 @@ def test_buckling_features_need_the_curve_baseline():
         TrussVAE(**{**SMALL, "curve_baseline": "none", "curve_features": "buckling"})
     with pytest.raises(ValueError, match="curve_features"):
         TrussVAE(**{**SMALL, "curve_features": "eigen"})
+
+
+def test_curve_nrmse_loss_is_the_squared_per_curve_metric():
+    from trussvae.models.evaluation import curve_metrics
+    from trussvae.models.losses import curve_nrmse_loss
+
+    rng = np.random.default_rng(1)
+    true = np.cumsum(rng.uniform(0, 1e-3, (20, 13)), axis=1)
+    pred = true * rng.uniform(0.8, 1.2, true.shape)
+    per_curve = np.sqrt(((pred - true) ** 2).mean(1)) / (true.max(1) - true.min(1))
+    assert np.isclose(per_curve.mean(), curve_metrics(true, pred)["test/curve_nrmse_mean"])
+    loss = curve_nrmse_loss(torch.as_tensor(pred), torch.as_tensor(true))
+    assert np.isclose(loss.item(), 13 * (per_curve ** 2).mean())
+    mixed = torch.as_tensor(true[:2]).clone()
+    mixed[0] = 1e-3                                   # a flat true curve in the batch stays finite
+    assert torch.isfinite(curve_nrmse_loss(mixed * 1.1, mixed))
+
+
+@pytest.mark.parametrize("kind", ["nrmse", "both"])
+def test_curve_loss_options_replace_or_add_the_metric_aligned_term(data, kind):
+    from trussvae.models.losses import curve_nrmse_loss
+
+    adj, off, phys, _, curves, _ = data
+    norm = fit_normalizer(curves, "log")
+    y = torch.as_tensor(norm.normalize(curves), dtype=torch.float32)
+    batch = {"adj": adj, "offsets": off, "phys": phys, "y": y}
+    plain, m = _model(norm), _model(norm, curve_loss=kind)
+    out = m(adj, off, phys=phys)
+    log_term = plain.losses(batch, out)["property"]
+    got = m.losses(batch, out)["property"]
+    nrmse = curve_nrmse_loss(m.denormalise(out["y"].double()), torch.as_tensor(curves))
+    expect = nrmse + (log_term.double() if kind == "both" else 0.0)
+    torch.testing.assert_close(got.double(), expect, rtol=1e-4, atol=1e-7)
+    got.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.net.predictor.parameters())
+
+
+def test_curve_loss_needs_the_nonlinear_target_and_a_known_name(data):
+    norm = data[-1]
+    with pytest.raises(ValueError, match="model.curve_loss must be one of"):
+        _model(norm, curve_loss="l1")
+    with pytest.raises(ValueError, match="needs data.target=nonlinear"):
+        TrussVAE(d_A=6, d_x=5, d_Ax=2, curve_loss="nrmse")

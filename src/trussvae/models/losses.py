@@ -35,11 +35,14 @@ from trussvae.models.mmd import mmd_imq
 from trussvae.models.paper_metrics import PAPER_OFFSET_FACTOR
 
 __all__ = ["kl_divergence", "expected_dangling", "dangling_incidence", "loss_parts", "weighted_loss",
-           "ADJACENCY_LOSSES", "FEATURE_LOSSES", "FEATURE_WEIGHTINGS"]
+           "curve_nrmse_loss", "ADJACENCY_LOSSES", "FEATURE_LOSSES", "FEATURE_WEIGHTINGS", "CURVE_LOSSES"]
 
 ADJACENCY_LOSSES = ("bce", "mse")
 FEATURE_LOSSES = ("all", "active")
 FEATURE_WEIGHTINGS = ("none", "paper")
+#: the property term of a nonlinear (curve) model: ``log`` the squared error of the normalised log stresses
+#: (as every property), ``nrmse`` :func:`curve_nrmse_loss` on the physical curves, ``both`` their sum
+CURVE_LOSSES = ("log", "nrmse", "both")
 _PAPER_WEIGHTS = torch.as_tensor(PAPER_OFFSET_FACTOR ** 2, dtype=torch.float32)
 
 
@@ -98,6 +101,18 @@ def expected_dangling(adj_logits: torch.Tensor) -> torch.Tensor:
     m = logits.detach().max(-1, keepdim=True).values
     log_one = torch.log((torch.exp(logits - m) @ single.T).clamp_min(torch.finfo(m.dtype).tiny)) + m
     return (torch.exp(log_none + log_one) * can).sum(-1)
+
+
+def curve_nrmse_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """(B, m) predicted and true physical stress-strain curves -> the batch mean of
+    ``sum_k (pred_k - true_k)^2 / range(true)^2``, i.e. m x the squared per-curve NRMSE of
+    :func:`~trussvae.models.evaluation.curve_metrics` (``range`` = max - min of the true curve, floored at
+    1e-6 of the batch's largest |stress| so a flat curve stays finite). The curve predictor's test metric
+    weighs every point of a curve by its range; the log loss weighs a point by the spread of its log stress
+    over the data set instead, so flat (post-buckled) curves, whose NRMSE is largest, count less there."""
+    floor = 1e-6 * true.abs().max().detach()
+    rng = torch.maximum(true.max(-1).values - true.min(-1).values, floor)
+    return (((pred - true) / rng[:, None]) ** 2).sum(-1).mean()
 
 
 def loss_parts(batch: dict, out: dict, adjacency_loss: str = "bce", feature_loss: str = "all",

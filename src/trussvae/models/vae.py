@@ -45,8 +45,10 @@ from trussvae.models.checkpoint import DATA_KEY, dataset_record, upgrade_state_d
 from trussvae.models.latent import LatentLayout
 from trussvae.models.losses import (
     ADJACENCY_LOSSES,
+    CURVE_LOSSES,
     FEATURE_LOSSES,
     FEATURE_WEIGHTINGS,
+    curve_nrmse_loss,
     expected_dangling,
     loss_parts,
     weighted_loss,
@@ -93,7 +95,7 @@ class TrussVAE(pl.LightningModule):
                  feature_weighting: str = "none", physics_input: str = "predictor",
                  w_dangling: float = 0.0, dangling_samples: int = 256, dangling_on: str = "prior",
                  curve_baseline: str = "none", curve_features: str = "none", curve_fe: dict | None = None,
-                 decoder_input: str = "split"):
+                 decoder_input: str = "split", curve_loss: str = "log"):
         super().__init__()
         self.save_hyperparameters()
         if augment not in AUGMENT_KINDS:
@@ -119,9 +121,13 @@ class TrussVAE(pl.LightningModule):
                                      ("feature_weighting", feature_weighting, FEATURE_WEIGHTINGS),
                                      ("kl_schedule", kl_schedule, kl_schedules.SCHEDULES),
                                      ("kl_shape", kl_shape, kl_schedules.SHAPES),
-                                     ("lr_scheduler", lr_scheduler, LR_SCHEDULERS)]:
+                                     ("lr_scheduler", lr_scheduler, LR_SCHEDULERS),
+                                     ("curve_loss", curve_loss, CURVE_LOSSES)]:
             if value not in allowed:
                 raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
+        if curve_loss != "log" and target != "nonlinear":
+            raise ValueError(f"model.curve_loss={curve_loss} is a loss of compression curves: it needs "
+                             f"data.target=nonlinear, got target={target!r} (keep model.curve_loss=log)")
         self.net = TrussVAENet.from_hparams(dict(self.hparams))
         # the operations training samples are transformed by (identity included), on the module's device
         self.register_buffer("augment_ops", torch.as_tensor(allowed_operations(augment, target)), persistent=False)
@@ -272,6 +278,10 @@ class TrussVAE(pl.LightningModule):
         h = self.hparams
         parts = loss_parts(batch, out, h.adjacency_loss, h.feature_loss, bool(h.w_mmd), h.mmd_samples,
                            h.get("feature_weighting", "none"))
+        curve_loss = h.get("curve_loss", "log")
+        if curve_loss != "log":  # the physics head's curves on the physical scale, against the metric's range
+            nrmse = curve_nrmse_loss(self.denormalise(out["y"].double()), self.denormalise(batch["y"].double()))
+            parts["property"] = nrmse.to(out["y"].dtype) + (parts["property"] if curve_loss == "both" else 0.0)
         if h.get("w_dangling", 0.0):
             parts["dangling"] = self.prior_dangling()
             if h.get("dangling_on", "prior") == "both":  # also the batch's own decodes (no extra decode)
