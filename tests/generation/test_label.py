@@ -57,6 +57,29 @@ def test_resume_labels_only_missing_chunks(store):
     assert (d / "chunk-000001.json").is_file()
 
 
+def test_a_task_run_again_for_a_written_chunk_returns_it(store, monkeypatch):
+    """Dask re-runs the finished tasks of a worker it lost (e.g. one paused with SIGSTOP): the second run of a
+    chunk's task returns the chunk on disk instead of repeating its FE work."""
+    from dataclasses import asdict
+
+    from trussvae.generation import label as label_mod
+    from trussvae.generation.label import label_chunk_linear
+
+    settings = asdict(LinearFESettings())
+    first = label_chunk_linear(str(store.root), settings, 0)
+    d = store.root / "labels" / "linear"
+    keep = (d / "chunk-000000.npz").stat().st_mtime_ns
+
+    def no_fe(*args, **kwargs):
+        raise AssertionError("the FE ran again for a chunk already written")
+
+    monkeypatch.setattr(label_mod, "homogenize_many", no_fe)
+    assert label_chunk_linear(str(store.root), settings, 0) == first
+    assert (d / "chunk-000000.npz").stat().st_mtime_ns == keep
+    with pytest.raises(AssertionError, match="FE ran again"):      # an unwritten chunk is computed
+        label_chunk_linear(str(store.root), settings, 1)
+
+
 def test_refuses_other_fe_settings_and_bad_settings(store):
     label_dataset(store, scheduler="sync", progress=False)
     with pytest.raises(StoreError, match="computed with"):

@@ -63,6 +63,16 @@ def _chunk_frames(root: str, chunk_id: int, relative_density: float):
     return store, frames, reasons, [i for i, f in enumerate(frames) if f is not None]
 
 
+def _written(root: str, name: str, chunk_id: int) -> dict | None:
+    """The stats of chunk ``chunk_id``'s ``name`` labels if they are on disk already, else None. A task can run
+    twice for one chunk: Dask recomputes the tasks of a worker it lost (one paused or killed) even when they had
+    finished and written their chunk; the second run then returns what the first wrote instead of repeating the
+    FE work (the labels of a chunk are a deterministic function of its structures and the data set's settings,
+    which ``label_dataset`` checks)."""
+    store = LatticeStore(root)
+    return store.chunk_stats(chunk_id, name) if chunk_id in store.label_chunks(name) else None
+
+
 def _stats(reasons: list, ok: np.ndarray, seconds: float) -> dict:
     return {"n": len(reasons), "n_failed": int((~ok).sum()), "seconds": round(seconds, 3),
             "failures": [{"row": i, "reason": r} for i, r in enumerate(reasons) if r]}
@@ -80,6 +90,8 @@ def label_chunk_nonlinear(root: str, settings: dict, chunk_id: int) -> dict:
     solver revision, ``fem.nonlinear.SOLVER_REVISION``)."""
     from trussvae.fem.nonlinear import SOLVER_REVISION
 
+    if (stats := _written(root, NONLINEAR_LABELS, chunk_id)) is not None:
+        return stats
     fe = NonlinearFESettings(**settings)
     t0 = time.perf_counter()
     store, frames, reasons, good = _chunk_frames(root, chunk_id, fe.relative_density)
@@ -97,6 +109,8 @@ def label_chunk_nonlinear(root: str, settings: dict, chunk_id: int) -> dict:
 
 def label_chunk_linear(root: str, settings: dict, chunk_id: int) -> dict:
     """Homogenize every structure of one chunk and write its label file. Returns chunk stats."""
+    if (stats := _written(root, LINEAR_LABELS, chunk_id)) is not None:
+        return stats
     fe = LinearFESettings(**settings)
     t0 = time.perf_counter()
     store, frames, reasons, good = _chunk_frames(root, chunk_id, fe.relative_density)
