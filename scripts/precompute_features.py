@@ -19,6 +19,7 @@ labelling may still be running); ``all``: every structure of the store.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import time
 
@@ -61,6 +62,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--part", default="0/1", help="I/N: every N-th row from the I-th (N processes together)")
     ap.add_argument("--log-every", type=int, default=2000, help="new rows between cache writes")
     args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s")  # the cache's progress lines
     try:
         part_i, part_n = parse_part(args.part)
     except ValueError as exc:
