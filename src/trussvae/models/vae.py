@@ -137,6 +137,7 @@ class TrussVAE(pl.LightningModule):
         #: set from the data module at the start of fit, restored from a checkpoint, saved in every checkpoint
         self.data_record: dict | None = None
         self._progress_now = 0.0
+        self._nonfinite_run = self._nonfinite_total = 0  # skipped training steps: in a row, in all
         nz = self.net.normalizer
         # a typical magnitude per property, for the physical-scale R^2 (see _eval_step)
         scale = [math.exp(m) if lg else max(s, 1e-30) for m, s, lg in zip(nz.mean, nz.std, nz.log_mask)]
@@ -362,8 +363,8 @@ class TrussVAE(pl.LightningModule):
         """A training step whose loss is not finite makes no update (Lightning skips a step whose
         ``training_step`` returns None); ``train/nonfinite_steps`` counts them; MAX_NONFINITE_STEPS in a row
         raise (the weights themselves are then broken; the last checkpoint stays on disk)."""
-        self._nonfinite_total = getattr(self, "_nonfinite_total", 0) + 1
-        self._nonfinite_run = getattr(self, "_nonfinite_run", 0) + 1
+        self._nonfinite_total += 1
+        self._nonfinite_run += 1
         log.warning("training step %d (epoch %d, batch %d): loss %s, step skipped (%d in a row, %d in all)",
                     self.global_step, self.current_epoch, batch_idx, loss.item(), self._nonfinite_run,
                     self._nonfinite_total)
