@@ -12,7 +12,10 @@ checkpoint's weights and stored in that checkpoint before the test.
 from the data), ``trainer`` (``pytorch_lightning.Trainer`` kwargs), ``callbacks`` and ``logger``
 (name -> object spec, or empty), ``paths.output_dir`` (the run folder), ``ckpt_path`` (None,
 ``"last"`` = ``<output_dir>/checkpoints/last.ckpt``, or a path), ``auto_resume`` (resume from
-``<output_dir>/checkpoints/last.ckpt`` when it exists), ``train`` / ``test`` (bools).
+``<output_dir>/checkpoints/last.ckpt`` when it exists), ``train`` / ``test`` (bools), ``refit_prior``
+(with ``train=false``: fit a new learned prior with the ``model.prior_*`` settings of ``cfg`` to the
+checkpoint's weights, store it in a copy of the checkpoint under ``<output_dir>/checkpoints/``, the
+original untouched, and test that copy).
 
 Evaluation: the module's strict metrics (``val/...``, ``test/...``, ``validity/...``) and the
 paper-definition metrics of :class:`~trussvae.models.evaluation.PaperMetricsCallback` (added when
@@ -36,10 +39,13 @@ from trussvae.io.store import LatticeStore
 from trussvae.models import TrussVAE
 from trussvae.models.checkpoint import network_state_dict, store_prior
 from trussvae.models.evaluation import CURVE_KEYS, PAPER_KEYS, PaperMetricsCallback
+from trussvae.models.latent_prior import GaussianMixturePrior
+from trussvae.models.network import PRIOR_FIT_ON
 
 log = logging.getLogger(__name__)
 
-__all__ = ["train", "build_object", "resolve_ckpt_path", "data_keys", "REQUIRED_METRICS", "DATA_KEYS"]
+__all__ = ["train", "build_object", "resolve_ckpt_path", "data_keys", "refit_learned_prior", "REQUIRED_METRICS",
+           "DATA_KEYS", "PRIOR_KEYS"]
 
 #: what a metrics.json records about the data set it was measured on (:func:`data_keys`)
 DATA_KEYS = ("data/generator", "data/split", "data/n_train", "data/target", "data/dir")
@@ -165,6 +171,43 @@ def _fit_learned_prior(trainer: pl.Trainer, model: TrussVAE, dm: TrussDataModule
     return out
 
 
+PRIOR_KEYS = ("prior_components", "prior_fit_samples", "prior_fit_iterations", "prior_fit_on")
+
+
+def refit_learned_prior(model: TrussVAE, dm: TrussDataModule, model_cfg: dict, ckpt: str | Path,
+                        out_dir: str | Path) -> tuple[dict, str]:
+    """Fit a new learned prior to a trained ``model`` (loaded from ``ckpt``) with the prior settings of
+    ``model_cfg`` (:data:`PRIOR_KEYS`; e.g. more components, ``prior_fit_on=mean``) on the training
+    split of ``dm`` (set up), and write the checkpoint with it to ``out_dir/<ckpt stem>_prior<K><on>.ckpt``
+    (``ckpt`` itself is not changed). The model in memory carries the new prior and settings.
+    Returns (``prior/*`` metrics, the new checkpoint's path)."""
+    settings = {k: model_cfg[k] for k in PRIOR_KEYS if k in model_cfg}
+    k = settings.get("prior_components", model.hparams.prior_components)
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"refit_prior needs model.prior_components >= 1, got {k!r}")
+    for key in ("prior_fit_samples", "prior_fit_iterations"):
+        v = settings.get(key, 1)
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+            raise ValueError(f"model.{key} must be an integer >= 1, got {v!r}")
+    if settings.get("prior_fit_on", "sample") not in PRIOR_FIT_ON:
+        raise ValueError(f"model.prior_fit_on must be one of {list(PRIOR_FIT_ON)}, got {settings['prior_fit_on']!r}")
+    model.hparams.update(settings)
+    model.net.prior = GaussianMixturePrior(model.net.latent_dim, int(k))
+    train = dm.datasets["train"].tensors
+    t0 = time.perf_counter()
+    report = model.fit_prior(train["adj"], train["offsets"], train.get("phys"))
+    on = model.hparams.prior_fit_on
+    out = Path(out_dir) / f"{Path(ckpt).stem}_prior{int(k)}{on}.ckpt"
+    hparams = {key: model.hparams[key] for key in PRIOR_KEYS}
+    store_prior(ckpt, model.net, out=out, hparams=hparams)
+    metrics = {"prior/log_likelihood": report["log_likelihood"], "prior/iterations": float(report["iterations"]),
+               "prior/n_samples": float(report["n"]), "prior/fit_seconds": time.perf_counter() - t0,
+               "prior/components": float(k), "prior/refit_of": str(Path(ckpt).resolve())}
+    log.info("learned prior refitted (%d components, fit on %s) to %d latents in %.1f s; stored in %s (%s unchanged)",
+             int(k), on, report["n"], metrics["prior/fit_seconds"], out, ckpt)
+    return metrics, str(out)
+
+
 def train(cfg: dict) -> dict:
     """Fit the VAE, test the best checkpoint, write ``metrics.json`` into the run folder; return the metrics."""
     output_dir = Path(cfg["paths"]["output_dir"])
@@ -186,6 +229,9 @@ def train(cfg: dict) -> dict:
         raise ValueError(f"data set design space {dm.design_space_version!r} != model's")
     if test_only_ckpt:
         _check_same_labels(model, dm, test_only_ckpt)
+    elif cfg.get("refit_prior"):
+        raise ValueError("refit_prior=true refits the learned prior of a trained model: set train=false and "
+                         "ckpt_path=<run>/checkpoints/<file>.ckpt (training fits its prior anyway)")
     else:
         model = TrussVAE(**_model_kwargs(cfg["model"], dm))
     loggers = _build_all(cfg.get("logger"))
@@ -200,6 +246,10 @@ def train(cfg: dict) -> dict:
         lg.log_hyperparams({"data": cfg["data"], "trainer": cfg.get("trainer", {}), "seed": cfg.get("seed"),
                             "measured_on": measured_on})
     metrics: dict = dict(measured_on)
+    if test_only_ckpt and cfg.get("refit_prior"):
+        prior_metrics, test_only_ckpt = refit_learned_prior(model, dm, cfg["model"], test_only_ckpt,
+                                                            output_dir / "checkpoints")
+        metrics.update(prior_metrics)
     if cfg.get("train", True):
         ckpt = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir, bool(cfg.get("auto_resume", True)))
         t0 = time.perf_counter()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from trussvae.data.normalization import fit_normalizer
 from trussvae.design_space import symmetry
 from trussvae.models import TrussVAE, TrussVAENet
 from trussvae.models.augment import allowed_operations
+from trussvae.models.checkpoint import network_state_dict
 
 torch.set_num_threads(1)
 SMALL = dict(d_A=6, d_x=5, d_Ax=2, adj_hidden=[32], feat_hidden=[16], pred_hidden=[32], validity_samples=20,
@@ -200,6 +203,50 @@ def test_learned_prior_is_fitted_saved_and_reloaded_by_train(labelled_store, tmp
     assert not torch.equal(z1, net.sample_latent(16, "learned", generator=torch.Generator().manual_seed(2)))
     zn = net.sample_latent(16, "normal", generator=torch.Generator().manual_seed(1))
     assert torch.equal(zn, torch.randn(16, net.latent_dim, generator=torch.Generator().manual_seed(1)))
+
+    # refit the prior of the trained checkpoint (train=false refit_prior=true): a copy gets the new prior
+    best = metrics["best_checkpoint"]
+    before = open(best, "rb").read()
+    cfg = _cfg(labelled_store.root, tmp_path / "refit", "logger=none", "train=false", f"ckpt_path={best}",
+               "refit_prior=true", "model.prior_components=6", "model.prior_fit_on=mean",
+               "model.prior_fit_iterations=20", "model.admissible_samples=5000")
+    refit = train(_plain(cfg))
+    assert open(best, "rb").read() == before  # the original checkpoint is not changed
+    assert refit["best_checkpoint"] != best and refit["best_checkpoint"].startswith(str(tmp_path / "refit"))
+    assert refit["prior/components"] == 6 and refit["prior/refit_of"] == str(Path(best).resolve())
+    assert 0.0 <= refit["validity/raw_learned_prior"] <= 1.0
+    net6, info6 = load_network(refit["best_checkpoint"])
+    assert net6.prior.fitted and net6.prior.n_components == 6 and info6["hparams"]["prior_fit_on"] == "mean"
+    for name, value in network_state_dict(torch.load(best, weights_only=True)["state_dict"]).items():
+        if not name.startswith("prior."):  # the weights are those of the original
+            assert torch.equal(net6.state_dict()[name], value), name
+    with pytest.raises(ValueError, match="set train=false"):
+        train(_plain(_cfg(labelled_store.root, tmp_path / "bad", "logger=none", "refit_prior=true")))
+    with pytest.raises(ValueError, match="prior_fit_on"):
+        train(_plain(_cfg(labelled_store.root, tmp_path / "bad2", "logger=none", "train=false", f"ckpt_path={best}",
+                          "refit_prior=true", "model.prior_fit_on=codes")))
+
+
+def test_prior_fit_on_means_or_posterior_samples():
+    torch.manual_seed(0)
+    net = TrussVAENet(d_A=6, d_x=5, d_Ax=2, prior_components=1, adj_hidden=[32], feat_hidden=[16],
+                      pred_hidden=[32]).eval()
+    adj = (torch.rand(300, 351) < 0.1).float()
+    offsets = 0.05 * torch.randn(300, 27)
+    with torch.no_grad():
+        mu, logvar = net.encode(adj, offsets)
+    net.fit_prior(adj, offsets, fit_on="mean", n_iter=5)
+    cov_mean = net.prior.chol[0] @ net.prior.chol[0].T
+    assert torch.allclose(net.prior.means[0], mu.mean(0), atol=1e-5)
+    assert torch.allclose(cov_mean, torch.cov(mu.T, correction=0) + 1e-4 * torch.eye(len(mu.T)), atol=1e-4)
+    net.fit_prior(adj, offsets, fit_on="sample", n_iter=5)  # wider by the posterior variances
+    cov_sample = net.prior.chol[0] @ net.prior.chol[0].T
+    extra = torch.diagonal(cov_sample - cov_mean)
+    assert torch.allclose(extra.mean(), torch.exp(logvar).mean(), rtol=0.1)
+    with pytest.raises(ValueError, match="prior_fit_on must be one of"):
+        net.fit_prior(adj, offsets, fit_on="codes")
+    with pytest.raises(ValueError, match="prior_fit_on must be one of"):
+        TrussVAE(**SMALL, prior_fit_on="codes")
 
 
 def test_checkpoints_without_the_new_keys_still_load(tmp_path):

@@ -80,23 +80,38 @@ def network_state_dict(state_dict: dict) -> dict:
     return {k[len(NET_PREFIX):]: v for k, v in upgrade_state_dict(state_dict).items() if k.startswith(NET_PREFIX)}
 
 
-def store_prior(ckpt_path: str | Path, net: TrussVAENet) -> None:
+def store_prior(ckpt_path: str | Path, net: TrussVAENet, out: str | Path | None = None,
+                hparams: dict | None = None) -> Path:
     """Write ``net``'s learned prior (``net.prior``, fitted after training) into the checkpoint file
-    ``ckpt_path`` (its ``net.prior.*`` entries), atomically; everything else in the file is kept."""
+    ``ckpt_path`` (its ``net.prior.*`` entries), atomically; everything else in the file is kept.
+
+    ``out``: write the result to this file instead (``ckpt_path`` is left as it is). ``hparams``: prior
+    settings to record in the file's ``hyper_parameters`` (e.g. ``prior_components``, ``prior_fit_on``
+    of a refitted prior); with a new ``prior_components`` the prior's entries may change size. Returns
+    the path written."""
     if net.prior is None:
         raise ValueError("the network has no learned prior (model.prior_components=0)")
     path = Path(ckpt_path)
     ckpt = _read(path, "cpu")
     state = ckpt["state_dict"]
+    resized = hparams is not None and "prior_components" in hparams
+    if resized and int(hparams["prior_components"]) != net.prior.n_components:
+        raise ValueError(f"hparams prior_components={hparams['prior_components']} but the network's prior has "
+                         f"{net.prior.n_components} components")
     for k, v in net.prior.state_dict().items():
         key = f"{NET_PREFIX}prior.{k}"
-        if key not in state or state[key].shape != v.shape:
+        if key not in state or (state[key].shape != v.shape and not resized):
             raise CheckpointError(f"{path}: its network has no learned prior of this size ({key}); "
                                   "was it trained with the same model.prior_components?")
         state[key] = v.detach().cpu().clone()
-    tmp = path.with_name(path.name + ".tmp")
+    if hparams:
+        ckpt.setdefault("hyper_parameters", {}).update(hparams)
+    target = Path(out) if out is not None else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
     torch.save(ckpt, tmp)
-    tmp.replace(path)
+    tmp.replace(target)
+    return target
 
 
 def _read(path: Path, map_location) -> dict:

@@ -103,8 +103,9 @@ from trussvae.models.latent import LatentLayout
 from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.predictor import PropertyPredictor
 
-__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "DECODER_INPUTS", "PRIORS", "PHYS_SCALE",
-           "PHYSICS_INPUTS", "CURVE_BASELINES", "CURVE_FEATURE_KINDS", "physics_head_inputs", "ritz_modulus_e3"]
+__all__ = ["TrussVAENet", "NETWORK_KEYS", "TARGETS", "ENCODERS", "DECODER_INPUTS", "PRIORS", "PRIOR_FIT_ON",
+           "PHYS_SCALE", "PHYSICS_INPUTS", "CURVE_BASELINES", "CURVE_FEATURE_KINDS", "physics_head_inputs",
+           "ritz_modulus_e3"]
 
 TARGETS = ("linear", "nonlinear")
 ENCODERS = ("mlp", "gnn", "frame")
@@ -113,6 +114,9 @@ ENCODERS = ("mlp", "gnn", "frame")
 DECODER_INPUTS = ("split", "full")
 #: latent distributions of :meth:`TrussVAENet.sample_latent`
 PRIORS = ("normal", "learned")
+#: what the learned prior is fitted to: posterior samples mu + sigma * eps (the aggregate posterior) or the
+#: posterior means (ex-post density estimation of the codes, Ghosh et al. 2020)
+PRIOR_FIT_ON = ("sample", "mean")
 #: off-diagonal orthotropic components (C1122, C1133, C2233): may be <= 0, never log-normalised under admissible
 _OFF_DIAGONAL = (1, 2, 4)
 #: physics features enter as asinh(phys / PHYS_SCALE): logarithmic above ~1e-4 E_s, sign-preserving
@@ -502,12 +506,17 @@ class TrussVAENet(nn.Module):
 
     @torch.no_grad()
     def fit_prior(self, adj: torch.Tensor, offsets: torch.Tensor, max_samples: int = 100_000, seed: int = 0,
-                  n_iter: int = 50, batch_size: int = 4096, phys: torch.Tensor | None = None) -> dict:
-        """Fit the learned prior to the aggregate posterior of (a random subset of at most ``max_samples``
-        of) the given structures: z = mu + sigma * eps of each, EM (:meth:`GaussianMixturePrior.fit`).
-        Returns the fit's report plus ``n`` (samples used)."""
+                  n_iter: int = 50, batch_size: int = 4096, phys: torch.Tensor | None = None,
+                  fit_on: str = "sample") -> dict:
+        """Fit the learned prior to the posteriors of (a random subset of at most ``max_samples`` of) the
+        given structures by EM (:meth:`GaussianMixturePrior.fit`): to z = mu + sigma * eps of each
+        (``fit_on="sample"``, the aggregate posterior) or to the means mu (``"mean"``: a tighter density
+        of the codes; higher sample validity, docs/model.md). Returns the fit's report plus ``n``
+        (samples used)."""
         if self.prior is None:
             raise ValueError("this network has no learned prior (model.prior_components=0)")
+        if fit_on not in PRIOR_FIT_ON:
+            raise ValueError(f"model.prior_fit_on must be one of {list(PRIOR_FIT_ON)}, got {fit_on!r}")
         if int(max_samples) < 1:
             raise ValueError(f"max_samples must be >= 1, got {max_samples}")
         g = torch.Generator().manual_seed(int(seed))
@@ -519,7 +528,8 @@ class TrussVAENet(nn.Module):
             for chunk in idx.split(batch_size):
                 ph = None if phys is None else phys[chunk].to(self.device)
                 mu, logvar = self.encode(adj[chunk].to(self.device), offsets[chunk].to(self.device), ph)
-                zs.append(mu + torch.randn(mu.shape, generator=g).to(mu) * torch.exp(0.5 * logvar))
+                eps = torch.randn(mu.shape, generator=g).to(mu)  # drawn either way: same subset, same stream
+                zs.append(mu if fit_on == "mean" else mu + eps * torch.exp(0.5 * logvar))
             report = self.prior.fit(torch.cat(zs), n_iter=n_iter, seed=int(seed))
         finally:
             self.train(was_training)

@@ -12,9 +12,10 @@ Levers beyond the paper (docs/model.md, "Symmetry, admissibility, learned prior"
 transformed with it); ``tta`` adds test-time averaging over the symmetric variants to the test
 metrics (over the augmentation's operations, or all 48 without augmentation: :meth:`TrussVAE.tta_operations`);
 ``admissible`` predicts positive-definite stiffness; ``prior_components`` holds a learned latent prior,
-fitted after training (:meth:`TrussVAE.fit_prior`, called by ``training.train``) and used by the test
-validity next to N(0, I); ``curve_loss`` (nonlinear target) trains the curves on the squared per-curve NRMSE
-instead of (``nrmse``) or next to (``both``) the log loss (measured worse: docs/model.md). A training step whose
+fitted after training (:meth:`TrussVAE.fit_prior`, called by ``training.train``; to posterior samples or
+means, ``prior_fit_on``) and used by the test validity next to N(0, I); ``curve_loss`` (nonlinear target)
+trains the curves on the squared per-curve NRMSE instead of (``nrmse``) or next to (``both``) the log loss
+(measured worse: docs/model.md). A training step whose
 loss is not finite is skipped; :data:`MAX_NONFINITE_STEPS` in a row stop the run. The network's API
 (``encode``, ``decode``, ``predict``, ...) is delegated, so a TrussVAE can stand in for its network.
 
@@ -57,7 +58,7 @@ from trussvae.models.losses import (
 )
 from trussvae.models.lr_schedules import LR_SCHEDULERS, warmup_cosine_factor
 from trussvae.models.metrics import adjacency_accuracy, admissible_fraction, exact_topology
-from trussvae.models.network import TrussVAENet
+from trussvae.models.network import PRIOR_FIT_ON, TrussVAENet
 from trussvae.models.validity import sample_validity
 
 __all__ = ["TrussVAE", "DANGLING_ON", "MAX_NONFINITE_STEPS"]
@@ -92,7 +93,8 @@ class TrussVAE(pl.LightningModule):
                  design_space_version: str = DESIGN_SPACE_VERSION,
                  augment: str = "none", augment_prob: float = 1.0, tta: bool = False, admissible: bool = False,
                  admissible_samples: int = 100_000, prior_components: int = 0, prior_fit_samples: int = 100_000,
-                 prior_fit_iterations: int = 50, physics: str = "none", physics_hops: int = 2,
+                 prior_fit_iterations: int = 50, prior_fit_on: str = "sample", physics: str = "none",
+                 physics_hops: int = 2,
                  physics_fe: dict | None = None, physics_hidden: Sequence[int] = (128, 128),
                  feature_weighting: str = "none", physics_input: str = "predictor",
                  w_dangling: float = 0.0, dangling_samples: int = 256, dangling_on: str = "prior",
@@ -124,7 +126,8 @@ class TrussVAE(pl.LightningModule):
                                      ("kl_schedule", kl_schedule, kl_schedules.SCHEDULES),
                                      ("kl_shape", kl_shape, kl_schedules.SHAPES),
                                      ("lr_scheduler", lr_scheduler, LR_SCHEDULERS),
-                                     ("curve_loss", curve_loss, CURVE_LOSSES)]:
+                                     ("curve_loss", curve_loss, CURVE_LOSSES),
+                                     ("prior_fit_on", prior_fit_on, PRIOR_FIT_ON)]:
             if value not in allowed:
                 raise ValueError(f"model.{name} must be one of {list(allowed)}, got {value!r}")
         if curve_loss != "log" and target != "nonlinear":
@@ -450,10 +453,10 @@ class TrussVAE(pl.LightningModule):
     def fit_prior(self, adj: torch.Tensor, offsets: torch.Tensor, phys: torch.Tensor | None = None) -> dict:
         """Fit the learned prior (``prior_components`` > 0) to the aggregate posterior of the given (training)
         structures, at most ``prior_fit_samples`` of them, ``prior_fit_iterations`` EM steps (seed
-        ``validity_seed``); see :meth:`TrussVAENet.fit_prior`."""
+        ``validity_seed``), to posterior samples or means (``prior_fit_on``); see :meth:`TrussVAENet.fit_prior`."""
         h = self.hparams
         return self.net.fit_prior(adj, offsets, max_samples=h.prior_fit_samples, seed=h.validity_seed,
-                                  n_iter=h.prior_fit_iterations, phys=phys)
+                                  n_iter=h.prior_fit_iterations, phys=phys, fit_on=h.prior_fit_on)
 
     def admissible_fraction(self, n: int | None = None, seed: int | None = None) -> float:
         """Fraction of positive-definite stiffness predictions at ``n`` (``admissible_samples``) prior
