@@ -203,3 +203,27 @@ def test_design_py_takes_data_set_from_checkpoint_and_hydra_config_only_for_old_
     with pytest.raises(SystemExit, match="not a readable"):
         (tmp_path / "bad.ckpt").write_bytes(b"xx")
         _design_script()._training_run_settings(None, str(tmp_path / "bad.ckpt"))
+
+
+def test_store_prior_into_a_copy_with_new_settings(tmp_path):
+    from trussvae.models.checkpoint import store_prior
+    from trussvae.models.latent_prior import GaussianMixturePrior
+
+    torch.manual_seed(0)
+    src = _save(TrussVAE(**HPARAMS), tmp_path / "plain.ckpt")  # trained without a learned prior
+    before = src.read_bytes()
+    net, _ = load_network(src)
+    assert net.prior is None
+    net.prior = GaussianMixturePrior(net.latent_dim, 3)
+    net.prior.fit(torch.randn(60, net.latent_dim), n_iter=5)
+    with pytest.raises(CheckpointError, match="no learned prior of this size"):
+        store_prior(src, net, out=tmp_path / "x.ckpt")  # without the settings: the file has no prior to replace
+    with pytest.raises(ValueError, match="prior_components=4"):
+        store_prior(src, net, out=tmp_path / "x.ckpt", hparams={"prior_components": 4})
+    out = store_prior(src, net, out=tmp_path / "sub" / "with_prior.ckpt",
+                      hparams={"prior_components": 3, "prior_fit_on": "mean"})
+    assert src.read_bytes() == before and out == tmp_path / "sub" / "with_prior.ckpt"
+    loaded, info = load_network(out)
+    assert loaded.prior.fitted and loaded.prior.n_components == 3 and info["hparams"]["prior_fit_on"] == "mean"
+    assert torch.equal(loaded.prior.means, net.prior.means)
+    assert TrussVAE.load_from_checkpoint(out).hparams.prior_fit_on == "mean"

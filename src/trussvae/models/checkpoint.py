@@ -87,8 +87,8 @@ def store_prior(ckpt_path: str | Path, net: TrussVAENet, out: str | Path | None 
 
     ``out``: write the result to this file instead (``ckpt_path`` is left as it is). ``hparams``: prior
     settings to record in the file's ``hyper_parameters`` (e.g. ``prior_components``, ``prior_fit_on``
-    of a refitted prior); with a new ``prior_components`` the prior's entries may change size. Returns
-    the path written."""
+    of a refitted prior); with ``prior_components`` given the prior's entries may change size or be new (a
+    prior added to a network trained without one). Returns the path written."""
     if net.prior is None:
         raise ValueError("the network has no learned prior (model.prior_components=0)")
     path = Path(ckpt_path)
@@ -100,7 +100,7 @@ def store_prior(ckpt_path: str | Path, net: TrussVAENet, out: str | Path | None 
                          f"{net.prior.n_components} components")
     for k, v in net.prior.state_dict().items():
         key = f"{NET_PREFIX}prior.{k}"
-        if key not in state or (state[key].shape != v.shape and not resized):
+        if not resized and (key not in state or state[key].shape != v.shape):
             raise CheckpointError(f"{path}: its network has no learned prior of this size ({key}); "
                                   "was it trained with the same model.prior_components?")
         state[key] = v.detach().cpu().clone()

@@ -15,8 +15,8 @@ metrics (over the augmentation's operations, or all 48 without augmentation: :me
 fitted after training (:meth:`TrussVAE.fit_prior`, called by ``training.train``; to posterior samples or
 means, ``prior_fit_on``) and used by the test validity next to N(0, I); ``curve_loss`` (nonlinear target)
 trains the curves on the squared per-curve NRMSE instead of (``nrmse``) or next to (``both``) the log loss
-(measured worse: docs/model.md). A training step whose
-loss is not finite is skipped; :data:`MAX_NONFINITE_STEPS` in a row stop the run. The network's API
+(measured worse: docs/model.md). A training step whose loss is not finite is skipped;
+:data:`MAX_NONFINITE_STEPS` in a row stop the run. The network's API
 (``encode``, ``decode``, ``predict``, ...) is delegated, so a TrussVAE can stand in for its network.
 
 All constructor arguments are plain values (saved as hyper-parameters), so
