@@ -27,28 +27,18 @@ from trussvae.models import TrussVAE
 from trussvae.models.checkpoint import run_checkpoint
 from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.validity import sample_validity
+from trussvae.training import match_datamodule
 
 
 def encode_training_set(model: TrussVAE, run: Path, max_samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior (mu, sigma) of at most ``max_samples`` training structures of the run's data split."""
+    """(posterior means, posterior samples) of at most ``max_samples`` training structures of the run's data
+    split: the latents training fits its prior to (:meth:`~trussvae.models.TrussVAENet.posterior_latents`)."""
     cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
     data = {k: v for k, v in cfg["data"].items() if not (isinstance(v, str) and "${" in v)}
-    dm = TrussDataModule(**data)
-    dm.use_normalizer(model.normalizer)
-    dm.use_physics(model.hparams.get("physics", "none"), int(model.hparams.get("physics_hops", 2)),
-                   model.hparams.get("curve_features", "none"))
+    dm = match_datamodule(TrussDataModule(**data), model)
     dm.setup("fit")
     train = dm.datasets["train"].tensors
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(train["adj"]), generator=g)[:max_samples]
-    mus, sigmas = [], []
-    with torch.no_grad():
-        for chunk in idx.split(4096):
-            ph = None if train.get("phys") is None else train["phys"][chunk]
-            mu, logvar = model.net.encode(train["adj"][chunk], train["offsets"][chunk], ph)
-            mus.append(mu)
-            sigmas.append(torch.exp(0.5 * logvar))
-    return torch.cat(mus), torch.cat(sigmas)
+    return model.net.posterior_latents(train["adj"], train["offsets"], max_samples, seed, phys=train.get("phys"))
 
 
 def main() -> None:
@@ -64,11 +54,8 @@ def main() -> None:
     torch.set_num_threads(1)
     model = TrussVAE.load_from_checkpoint(run_checkpoint(str(a.run)), map_location="cpu").eval()
     t0 = time.time()
-    mu, sigma = encode_training_set(model, a.run, a.fit_samples, seed=int(model.hparams.validity_seed))
-    print(f"encoded {len(mu)} training structures in {time.time() - t0:.0f} s; mean posterior sigma "
-          f"{float(sigma.mean()):.3f}", flush=True)
-    g = torch.Generator().manual_seed(int(model.hparams.validity_seed))
-    z_sample = mu + torch.randn(mu.shape, generator=g) * sigma
+    mu, z_sample = encode_training_set(model, a.run, a.fit_samples, seed=int(model.hparams.validity_seed))
+    print(f"encoded {len(mu)} training structures in {time.time() - t0:.0f} s", flush=True)
     out = {"run": str(a.run), "n": a.n, "seed": a.seed, "fit_samples": len(mu), "iterations_max": a.iterations,
            "normal": sample_validity(model.net, a.n, a.seed, prior="normal"), "learned": []}
     print("N(0, I)", {k: round(v, 4) for k, v in out["normal"].items()}, flush=True)

@@ -40,12 +40,11 @@ from trussvae.models import TrussVAE
 from trussvae.models.checkpoint import network_state_dict, store_prior
 from trussvae.models.evaluation import CURVE_KEYS, PAPER_KEYS, PaperMetricsCallback
 from trussvae.models.latent_prior import GaussianMixturePrior
-from trussvae.models.network import PRIOR_FIT_ON
 
 log = logging.getLogger(__name__)
 
-__all__ = ["train", "build_object", "resolve_ckpt_path", "data_keys", "refit_learned_prior", "REQUIRED_METRICS",
-           "DATA_KEYS", "PRIOR_KEYS"]
+__all__ = ["train", "build_object", "resolve_ckpt_path", "data_keys", "refit_learned_prior", "match_datamodule",
+           "REQUIRED_METRICS", "DATA_KEYS", "PRIOR_KEYS"]
 
 #: what a metrics.json records about the data set it was measured on (:func:`data_keys`)
 DATA_KEYS = ("data/generator", "data/split", "data/n_train", "data/target", "data/dir")
@@ -171,6 +170,15 @@ def _fit_learned_prior(trainer: pl.Trainer, model: TrussVAE, dm: TrussDataModule
     return out
 
 
+def match_datamodule(dm: TrussDataModule, model: TrussVAE) -> TrussDataModule:
+    """Make a (not yet set up) data module serve a trained ``model``: its label normalisation and the physics
+    / curve features it reads. Returns ``dm``."""
+    dm.use_normalizer(model.normalizer)
+    dm.use_physics(model.hparams.get("physics", "none"), int(model.hparams.get("physics_hops", 2)),
+                   model.hparams.get("curve_features", "none"))
+    return dm
+
+
 PRIOR_KEYS = ("prior_components", "prior_fit_samples", "prior_fit_iterations", "prior_fit_on")
 
 
@@ -185,13 +193,7 @@ def refit_learned_prior(model: TrussVAE, dm: TrussDataModule, model_cfg: dict, c
     k = settings.get("prior_components", model.hparams.prior_components)
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"refit_prior needs model.prior_components >= 1, got {k!r}")
-    for key in ("prior_fit_samples", "prior_fit_iterations"):
-        v = settings.get(key, 1)
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"model.{key} must be an integer >= 1, got {v!r}")
-    if settings.get("prior_fit_on", "sample") not in PRIOR_FIT_ON:
-        raise ValueError(f"model.prior_fit_on must be one of {list(PRIOR_FIT_ON)}, got {settings['prior_fit_on']!r}")
-    model.hparams.update(settings)
+    model.hparams.update(settings)  # the other settings are checked by the fit (nothing is written before it)
     model.net.prior = GaussianMixturePrior(model.net.latent_dim, int(k))
     train = dm.datasets["train"].tensors
     t0 = time.perf_counter()
@@ -220,9 +222,7 @@ def train(cfg: dict) -> dict:
     if test_only_ckpt:  # evaluate a trained model: its own architecture and label normalisation
         test_only_ckpt = resolve_ckpt_path(test_only_ckpt, output_dir, False)
         model = TrussVAE.load_from_checkpoint(test_only_ckpt, map_location="cpu")
-        dm.use_normalizer(model.normalizer)
-        dm.use_physics(model.hparams.get("physics", "none"), int(model.hparams.get("physics_hops", 2)),
-                       model.hparams.get("curve_features", "none"))
+        match_datamodule(dm, model)
     dm.setup("fit")
     if dm.design_space_version and dm.design_space_version != cfg["model"].get("design_space_version",
                                                                                 dm.design_space_version):

@@ -67,6 +67,8 @@ class GaussianMixturePrior(nn.Module):
         K = self.n_components
         if d != self.means.shape[1]:
             raise ValueError(f"latents have {d} dimensions, the prior {self.means.shape[1]}")
+        if isinstance(n_iter, bool) or int(n_iter) < 1:
+            raise ValueError(f"model.prior_fit_iterations must be an integer >= 1, got {n_iter!r}")
         if n < 2 * K:
             raise ValueError(f"need at least {2 * K} latent samples to fit {K} components, got {n}")
         if not torch.isfinite(z).all():

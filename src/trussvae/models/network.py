@@ -505,18 +505,12 @@ class TrussVAENet(nn.Module):
         return self.prior.sample(int(n), generator=generator).to(self.device)
 
     @torch.no_grad()
-    def fit_prior(self, adj: torch.Tensor, offsets: torch.Tensor, max_samples: int = 100_000, seed: int = 0,
-                  n_iter: int = 50, batch_size: int = 4096, phys: torch.Tensor | None = None,
-                  fit_on: str = "sample") -> dict:
-        """Fit the learned prior to the posteriors of (a random subset of at most ``max_samples`` of) the
-        given structures by EM (:meth:`GaussianMixturePrior.fit`): to z = mu + sigma * eps of each
-        (``fit_on="sample"``, the aggregate posterior) or to the means mu (``"mean"``: a tighter density
-        of the codes; higher sample validity, docs/model.md). Returns the fit's report plus ``n``
-        (samples used)."""
-        if self.prior is None:
-            raise ValueError("this network has no learned prior (model.prior_components=0)")
-        if fit_on not in PRIOR_FIT_ON:
-            raise ValueError(f"model.prior_fit_on must be one of {list(PRIOR_FIT_ON)}, got {fit_on!r}")
+    def posterior_latents(self, adj: torch.Tensor, offsets: torch.Tensor, max_samples: int = 100_000,
+                          seed: int = 0, batch_size: int = 4096, phys: torch.Tensor | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The latents a learned prior is fitted to, for (a random subset of at most ``max_samples`` of) the
+        given structures, in eval mode: ``(mu, mu + sigma * eps)``, the posterior means and one posterior
+        sample of each (subset and noise from one generator seeded with ``seed``)."""
         if int(max_samples) < 1:
             raise ValueError(f"max_samples must be >= 1, got {max_samples}")
         g = torch.Generator().manual_seed(int(seed))
@@ -524,16 +518,31 @@ class TrussVAENet(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            zs = []
+            mus, zs = [], []
             for chunk in idx.split(batch_size):
                 ph = None if phys is None else phys[chunk].to(self.device)
                 mu, logvar = self.encode(adj[chunk].to(self.device), offsets[chunk].to(self.device), ph)
-                eps = torch.randn(mu.shape, generator=g).to(mu)  # drawn either way: same subset, same stream
-                zs.append(mu if fit_on == "mean" else mu + eps * torch.exp(0.5 * logvar))
-            report = self.prior.fit(torch.cat(zs), n_iter=n_iter, seed=int(seed))
+                mus.append(mu)
+                zs.append(mu + torch.randn(mu.shape, generator=g).to(mu) * torch.exp(0.5 * logvar))
         finally:
             self.train(was_training)
-        return {**report, "n": int(len(idx))}
+        return torch.cat(mus), torch.cat(zs)
+
+    def fit_prior(self, adj: torch.Tensor, offsets: torch.Tensor, max_samples: int = 100_000, seed: int = 0,
+                  n_iter: int = 50, batch_size: int = 4096, phys: torch.Tensor | None = None,
+                  fit_on: str = "sample") -> dict:
+        """Fit the learned prior to the posteriors of (a random subset of at most ``max_samples`` of) the
+        given structures by EM (:meth:`GaussianMixturePrior.fit`): to z = mu + sigma * eps of each
+        (``fit_on="sample"``, the aggregate posterior) or to the means mu (``"mean"``: a tighter density
+        of the codes; higher sample validity, docs/model.md); see :meth:`posterior_latents`. Returns the
+        fit's report plus ``n`` (samples used)."""
+        if self.prior is None:
+            raise ValueError("this network has no learned prior (model.prior_components=0)")
+        if fit_on not in PRIOR_FIT_ON:
+            raise ValueError(f"model.prior_fit_on must be one of {list(PRIOR_FIT_ON)}, got {fit_on!r}")
+        mu, z = self.posterior_latents(adj, offsets, max_samples, seed, batch_size, phys)
+        report = self.prior.fit(mu if fit_on == "mean" else z, n_iter=n_iter, seed=int(seed))
+        return {**report, "n": int(len(mu))}
 
     def denormalise(self, y_norm: torch.Tensor) -> torch.Tensor:
         """(B, k) normalised -> physical properties (e.g. stiffness in units of E_s)."""
