@@ -13,9 +13,10 @@ Times :func:`trussvae.fem.compression_labels` (the labelling path: no bisection 
 CPU-second (this process + finished workers): the CPU rate is the load-independent per-core rate (the
 machine is shared, so the wall-clock rate depends on what else runs).
 
-``--stats``: per-structure increments / Newton iterations and the time split (assembly, Cholesky,
-eigen-decompositions, the rest = Python and kernel overhead), estimated as counts x unit cost measured
-on each structure's own matrices.
+``--stats``: per-structure increments / Newton iterations, the iterations by regime of the increment
+(:func:`regime_split`: before the first instability, unstable, post-buckled) and the time split (assembly,
+Cholesky, eigen-decompositions, the rest = Python and kernel overhead), estimated as counts x unit cost
+measured on each structure's own matrices.
 
 ``--compare REF``: the solver of the git revision ``REF`` (its ``fem/nonlinear*.py`` and
 ``fem/corotational.py``, imported from a temporary directory) against this one on the same cells,
@@ -193,6 +194,24 @@ def time_split(frames, results, cpu):
     return tot
 
 
+def regime_split(results):
+    """Newton iterations per curve by the regime of the increment (:attr:`CompressionResult.path_iterations`):
+    ``pre`` = stable increments before the first unstable one, ``unstable`` = increments whose iteration met an
+    indefinite Hessian (:attr:`~CompressionResult.unstable_increments`), ``post`` = stable increments after
+    one (the post-buckled path). Returns {regime: (increments, iterations)} summed over the curves."""
+    out = {"pre": [0, 0], "unstable": [0, 0], "post": [0, 0]}
+    for res in results:
+        unstable = np.asarray(res.unstable_increments, float)
+        seen = False
+        for e, its in zip(res.path_strain[1:], res.path_iterations):
+            hit = bool(np.any(np.abs(unstable - e) < 1e-12))
+            key = "unstable" if hit else ("post" if seen else "pre")
+            seen = seen or hit
+            out[key][0] += 1
+            out[key][1] += its
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100, help="number of generated structures")
@@ -234,6 +253,11 @@ def main():
         print(f"per structure (CPU): mean {secs.mean() * 1e3:.1f} ms, median {np.median(secs) * 1e3:.1f} ms, "
               f"max {secs.max() * 1e3:.0f} ms; increments mean {np.mean([r.increments for r in res]):.1f}, "
               f"Newton iterations mean {np.mean([r.iterations for r in res]):.1f}")
+        n, split = len(res), regime_split(res)
+        total_its = sum(v[1] for v in split.values())
+        print("Newton iterations per curve by regime (converged increments; failed tries included): " + ", ".join(
+            f"{k} {its / n:.1f} in {inc / n:.2f} increments ({its / max(inc, 1):.2f} each, "
+            f"{100 * its / max(total_its, 1):.0f} %)" for k, (inc, its) in split.items()))
         parts = time_split(frames, res, secs)
         total = secs.sum()
         print("time split (counts x unit cost per structure): " + ", ".join(

@@ -320,14 +320,37 @@ def test_unstable_increments_are_reported():
     assert bcc.unstable_increments == []
 
 
-def test_benchmark_curve_comparison():
+@pytest.fixture(scope="module")
+def bench():
+    """benchmarks/bench_nonlinear.py as a module."""
     import importlib.util
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_nonlinear.py"
     spec = importlib.util.spec_from_file_location("bench_nonlinear", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_iterations_per_increment_and_their_regimes(bench):
+    """``path_iterations``: one entry per converged increment, adding up with the reference equilibrium's to
+    ``iterations``; the benchmark's split by regime puts the simple cubic cell's buckling increment under
+    ``unstable``, the increments before it under ``pre`` and those after it under ``post``."""
+    sc = uniaxial_compression(elementary("simple_cubic").to_frame(relative_density=0.15), max_strain=0.085,
+                              bifurcation_tol=None)
+    assert sc.status == "converged"
+    assert len(sc.path_iterations) == len(sc.path_strain) - 1
+    assert all(k >= 1 for k in sc.path_iterations) and 0 < sum(sc.path_iterations) < sc.iterations
+    split = bench.regime_split([sc])
+    assert split["unstable"][0] == len(sc.unstable_increments) >= 1
+    assert split["pre"][0] >= 1 and split["post"][0] >= 1
+    assert sum(inc for inc, _ in split.values()) == len(sc.path_iterations)
+    assert sum(its for _, its in split.values()) == sum(sc.path_iterations)
+    assert split["pre"][0] == int(np.sum(sc.path_strain[1:] < sc.unstable_increments[0] - 1e-12))
+
+
+def test_benchmark_curve_comparison(bench):
     ref = np.array([[1.0, 2.0, 4.0], [0.5, -1.0, 0.25], [1.0, 1.0, 1.0]])
     new = ref.copy()
     new[0, 1] += 0.02  # 0.5 % of the curve's max |stress| 4

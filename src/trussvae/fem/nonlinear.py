@@ -72,6 +72,10 @@ class CompressionResult:
     unstable_increments: list = field(default_factory=list)
     #: increments that converged only in their last try with the larger iteration budget (``rescue_iter``)
     rescues: int = 0
+    #: Newton iterations of each converged increment (aligned with ``path_strain[1:]``), its failed tries at
+    #: larger steps and the bisection of an instability included; ``iterations`` minus their sum is the
+    #: reference equilibrium's
+    path_iterations: list = field(default_factory=list)
 
 
 class _Cell:
@@ -274,6 +278,7 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
     X_conv = solver.X.copy()  # interior back-substitution data of the last converged state
     targets = np.unique(np.concatenate([LABEL_STRAINS[LABEL_STRAINS < max_strain], [max_strain]]))
     path_e, path_s, path_F, path_W = [0.0], [0.0], [cell.F.copy()], [0.0]
+    path_its, its_done = [], solver.iterations  # iterations per converged increment; counted up to here
     instab, unstable_at = [], []
     eps, dstep = 0.0, float(first_step)
     status, reason, n_inc = "converged", f"reached max_strain {max_strain}", 0
@@ -282,10 +287,13 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
     rescued, n_rescues = False, 0  # rescue of the current increment used; rescues of the path
 
     def record(e):
+        nonlocal its_done
         path_e.append(e)
         path_s.append(-solver.gF[8] / cell.V0)
         path_F.append(cell.F.copy())
         path_W.append(solver.W)
+        path_its.append(solver.iterations - its_done)
+        its_done = solver.iterations
 
     while eps < max_strain - 1e-12:
         if n_inc >= max_increments:
@@ -353,7 +361,7 @@ def _uniaxial_compression(frame, max_strain, E_s, nu_s, beam, confined, imperfec
                              iterations=solver.iterations, seconds=time.perf_counter() - t_start,
                              work=dict(zip(("assemblies", "cholesky", "eigh", "tangents", "shifted_cholesky"),
                                            solver.counts.tolist())), unstable_increments=unstable_at,
-                             rescues=n_rescues)
+                             rescues=n_rescues, path_iterations=path_its)
 
 
 def _locate(cell, solver, saved, lo, hi, rtol):
