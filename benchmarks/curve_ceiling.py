@@ -12,6 +12,14 @@ of the normalised stresses), from
 * ``--inputs raw``: the adjacency (351) + offsets (27) + the physics head inputs: no latent bottleneck;
 * ``--inputs both``.
 
+``--strut-features`` adds a load-redistribution estimate that none of the inputs carries directly: from the
+cell's linear response to the labels' uniaxial compression (the nonlinear solver's reference tangent, the labels'
+settings), each strut's axial strain per unit macroscopic strain ``a_s`` and its Euler strain ``eps_E,s = pi^2
+r^2 / (4 L^2)`` (pinned ends); per label strain ``eps_k`` the share of the linear axial strain energy in the struts
+already past their Euler strain (``a_s eps_k > eps_E,s``), the same with fixed ends (4 ``eps_E``), the axial share
+of the cell's energy and ``log`` of the first strut's buckling strain (28 columns; computed for the rows used,
+~2 ms a structure). ``--max-train k``: the first k training rows (an A/B at a smaller size).
+
 ``--augment`` trains on the 16 symmetry operations that keep e3 (as the run does: ``model.augment=all``), one
 random operation per sample. Prints the validation per-curve NRMSE after every epoch and, at the end, the test
 curve metrics (:func:`trussvae.models.evaluation.curve_metrics`) and those of 20,000 training curves (bias or
@@ -41,6 +49,55 @@ from trussvae.models.network import physics_head_inputs
 from trussvae.training import match_datamodule
 
 
+def strut_features(adj: torch.Tensor, offsets: torch.Tensor, fe: dict) -> np.ndarray:
+    """(n, 28) load-redistribution estimate of each structure (module doc); zeros where there is no frame."""
+    from trussvae.data.physics import complete_buckling_fe
+    from trussvae.design_space.truss_graph import arrays_to_graph
+    from trussvae.fem.elasticity import LABEL_STRAINS
+    from trussvae.fem.nonlinear import _Cell, _Solver
+
+    fe = complete_buckling_fe(fe)
+    out = np.zeros((len(adj), 2 * len(LABEL_STRAINS) + 2))
+    a_np, o_np = adj.numpy() > 0.5, offsets.double().numpy()
+    t0 = time.time()
+    for i in range(len(adj)):
+        try:
+            frame = arrays_to_graph(a_np[i], o_np[i]).to_frame(fe["relative_density"])
+            cell = _Cell(frame, 2, fe["imperfection"], fe["seed"], fe["E_s"], fe["nu_s"], fe["beam"], True,
+                         fe["confined"])
+            solver = _Solver(cell, 1e-10, 40, np.random.default_rng(fe["seed"]))
+            if not solver.solve()[0]:
+                continue
+            pred, e0 = solver.tangent()
+        except Exception:  # noqa: BLE001 - no frame / mechanism: zeros
+            continue
+        n_nodes = frame.n_nodes
+        dw = np.zeros((n_nodes, 3))
+        for k in range(1, n_nodes):
+            dw[k] = pred[6 * k - 3:6 * k]
+        dF = pred[6 * n_nodes - 3:].reshape(3, 3)
+        D = frame.strut_vectors()
+        length = np.linalg.norm(D, axis=1)
+        dd = D @ dF.T + dw[frame.struts[:, 1]] - dw[frame.struts[:, 0]]
+        rate = np.einsum("ij,ij->i", D, dd) / length**2  # axial strain per unit F33 (> 0: shortens in compression)
+        radius = frame.radii()
+        area = np.pi * radius**2
+        energy = area * length * rate**2
+        total = energy.sum()
+        if not total > 0:
+            continue
+        eps_e = np.pi**2 * radius**2 / (4 * length**2)
+        comp = rate > 0
+        for j, factor in enumerate((1.0, 4.0)):
+            for k, eps in enumerate(LABEL_STRAINS):
+                out[i, j * len(LABEL_STRAINS) + k] = energy[comp & (rate * eps > factor * eps_e)].sum() / total
+        out[i, -2] = total * fe["E_s"] / (e0 * frame.cell_volume()) if e0 > 0 else 0.0
+        out[i, -1] = np.log(np.min(eps_e[comp] / rate[comp])) if comp.any() else np.log(1.0)
+        if (i + 1) % 10000 == 0:
+            print(f"  strut features {i + 1}/{len(adj)} ({time.time() - t0:.0f} s)", flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("run", type=Path, help="a trained nonlinear run (checkpoints/, .hydra/config.yaml)")
@@ -51,6 +108,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--augment", action="store_true", help="one of the 16 e3-keeping operations per sample")
+    ap.add_argument("--strut-features", action="store_true", help="add the strut load-redistribution estimate")
+    ap.add_argument("--max-train", type=int, default=None, help="use the first k training rows")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
@@ -66,6 +125,11 @@ def main() -> None:
     dm = match_datamodule(TrussDataModule(**data), model)
     dm.setup()
     sets = {s: dm.datasets[s].tensors for s in ("train", "val", "test")}
+    if a.max_train:
+        sets["train"] = {k: v[:a.max_train] for k, v in sets["train"].items()}
+    if a.augment and a.strut_features:
+        raise SystemExit("--strut-features are computed once per structure: use them without --augment")
+    settings = model.hparams.get("curve_fe") or {}
     ops = torch.as_tensor(allowed_operations("all", "nonlinear"))
 
     @torch.no_grad()
@@ -84,6 +148,9 @@ def main() -> None:
 
     t0 = time.time()
     X = {s: features(t["adj"], t["offsets"], t["phys"]) for s, t in sets.items()}
+    if a.strut_features:
+        X = {s: torch.cat([x, torch.as_tensor(strut_features(sets[s]["adj"], sets[s]["offsets"], settings),
+                                              dtype=x.dtype)], 1) for s, x in X.items()}
     print(f"features {X['train'].shape} in {time.time() - t0:.0f} s", flush=True)
     dims = [X["train"].shape[1], *a.hidden]
     layers = []
@@ -140,12 +207,14 @@ def main() -> None:
               f"median {val['val/curve_nrmse_median']:.4f} global {val['val/curve_nrmse_global']:.4f}", flush=True)
     test = evaluate("test")
     train = evaluate("train", torch.as_tensor(np.sort(np.random.default_rng(a.seed).choice(n, min(n, 20000), False))))
-    out = {"run": str(a.run), "inputs": a.inputs, "hidden": a.hidden, "augment": a.augment, "epochs": epoch,
+    out = {"run": str(a.run), "inputs": a.inputs, "hidden": a.hidden, "augment": a.augment,
+           "strut_features": a.strut_features, "epochs": epoch,
            "minutes": (time.time() - t0) / 60, "lr": a.lr, "batch": a.batch, "seed": a.seed, "n_train": n,
            **{k: v for k, v in test.items() if "nrmse" in k or k.endswith("r2_min")},
            **{k: v for k, v in train.items() if "nrmse" in k}, "history": history}
     print({k: round(v, 4) for k, v in out.items() if isinstance(v, float)}, flush=True)
-    (a.run / f"curve_ceiling_{a.inputs}.json").write_text(json.dumps(out, indent=1))
+    tag = f"{a.inputs}{'_struts' if a.strut_features else ''}{f'_{a.max_train}' if a.max_train else ''}"
+    (a.run / f"curve_ceiling_{tag}.json").write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
