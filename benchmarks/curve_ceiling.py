@@ -12,18 +12,17 @@ of the normalised stresses), from
 * ``--inputs raw``: the adjacency (351) + offsets (27) + the physics head inputs: no latent bottleneck;
 * ``--inputs both``.
 
-``--strut-features`` adds a load-redistribution estimate that none of the inputs carries directly: from the
-cell's linear response to the labels' uniaxial compression (the nonlinear solver's reference tangent, the labels'
-settings), each strut's axial strain per unit macroscopic strain ``a_s`` and its Euler strain ``eps_E,s = pi^2
-r^2 / (4 L^2)`` (pinned ends); per label strain ``eps_k`` the share of the linear axial strain energy in the struts
-already past their Euler strain (``a_s eps_k > eps_E,s``), the same with fixed ends (4 ``eps_E``), the axial share
-of the cell's energy and ``log`` of the first strut's buckling strain (28 columns; computed for the rows used,
-~2 ms a structure). ``--max-train k``: the first k training rows (an A/B at a smaller size).
+``--strut-features`` adds a load-redistribution estimate that none of the inputs carries directly
+(:func:`trussvae.data.physics.redistribution_features`, the labels' settings): from the cell's linear response
+to the labels' compression, per label strain the share of the axial strain energy in the struts already past
+their Euler strain (pinned and fixed ends), the axial share of the cell's energy and the first strut's buckling
+strain (28 columns; computed for the rows used, ~2 ms a structure; a response along e3, so unchanged by the
+operations of ``--augment``). ``--max-train k``: the first k training rows (an A/B at a smaller size).
 
 ``--augment`` trains on the 16 symmetry operations that keep e3 (as the run does: ``model.augment=all``), one
 random operation per sample. Prints the validation per-curve NRMSE after every epoch and, at the end, the test
 curve metrics (:func:`trussvae.models.evaluation.curve_metrics`) and those of 20,000 training curves (bias or
-variance), and writes them to ``RUN/curve_ceiling_<inputs>.json``.
+variance), and writes them to ``RUN/curve_ceiling_<inputs>[_struts][_<k>].json``.
 
     python benchmarks/curve_ceiling.py /work/runs/nonlinear_200k_buckling2_90min --inputs raw --minutes 45
 """
@@ -41,6 +40,7 @@ import torch
 import yaml
 
 from trussvae.data import TrussDataModule
+from trussvae.data.physics import redistribution_features
 from trussvae.models import TrussVAE
 from trussvae.models.augment import allowed_operations
 from trussvae.models.checkpoint import run_checkpoint
@@ -50,52 +50,14 @@ from trussvae.training import match_datamodule
 
 
 def strut_features(adj: torch.Tensor, offsets: torch.Tensor, fe: dict) -> np.ndarray:
-    """(n, 28) load-redistribution estimate of each structure (module doc); zeros where there is no frame."""
-    from trussvae.data.physics import complete_buckling_fe
-    from trussvae.design_space.truss_graph import arrays_to_graph
-    from trussvae.fem.elasticity import LABEL_STRAINS
-    from trussvae.fem.nonlinear import _Cell, _Solver
-
-    fe = complete_buckling_fe(fe)
-    out = np.zeros((len(adj), 2 * len(LABEL_STRAINS) + 2))
-    a_np, o_np = adj.numpy() > 0.5, offsets.double().numpy()
+    """(n, 28) load-redistribution estimate (:func:`trussvae.data.physics.redistribution_features`); zeros where
+    there is no frame."""
     t0 = time.time()
-    for i in range(len(adj)):
-        try:
-            frame = arrays_to_graph(a_np[i], o_np[i]).to_frame(fe["relative_density"])
-            cell = _Cell(frame, 2, fe["imperfection"], fe["seed"], fe["E_s"], fe["nu_s"], fe["beam"], True,
-                         fe["confined"])
-            solver = _Solver(cell, 1e-10, 40, np.random.default_rng(fe["seed"]))
-            if not solver.solve()[0]:
-                continue
-            pred, e0 = solver.tangent()
-        except Exception:  # noqa: BLE001 - no frame / mechanism: zeros
-            continue
-        n_nodes = frame.n_nodes
-        dw = np.zeros((n_nodes, 3))
-        for k in range(1, n_nodes):
-            dw[k] = pred[6 * k - 3:6 * k]
-        dF = pred[6 * n_nodes - 3:].reshape(3, 3)
-        D = frame.strut_vectors()
-        length = np.linalg.norm(D, axis=1)
-        dd = D @ dF.T + dw[frame.struts[:, 1]] - dw[frame.struts[:, 0]]
-        rate = np.einsum("ij,ij->i", D, dd) / length**2  # axial strain per unit F33 (> 0: shortens in compression)
-        radius = frame.radii()
-        area = np.pi * radius**2
-        energy = area * length * rate**2
-        total = energy.sum()
-        if not total > 0:
-            continue
-        eps_e = np.pi**2 * radius**2 / (4 * length**2)
-        comp = rate > 0
-        for j, factor in enumerate((1.0, 4.0)):
-            for k, eps in enumerate(LABEL_STRAINS):
-                out[i, j * len(LABEL_STRAINS) + k] = energy[comp & (rate * eps > factor * eps_e)].sum() / total
-        out[i, -2] = total * fe["E_s"] / (e0 * frame.cell_volume()) if e0 > 0 else 0.0
-        out[i, -1] = np.log(np.min(eps_e[comp] / rate[comp])) if comp.any() else np.log(1.0)
-        if (i + 1) % 10000 == 0:
-            print(f"  strut features {i + 1}/{len(adj)} ({time.time() - t0:.0f} s)", flush=True)
-    return out
+    out = []
+    for s in range(0, len(adj), 10000):
+        out.append(redistribution_features(adj[s:s + 10000].numpy(), offsets[s:s + 10000].double().numpy(), fe))
+        print(f"  strut features {min(s + 10000, len(adj))}/{len(adj)} ({time.time() - t0:.0f} s)", flush=True)
+    return np.nan_to_num(np.concatenate(out), nan=0.0)
 
 
 def main() -> None:
@@ -127,8 +89,6 @@ def main() -> None:
     sets = {s: dm.datasets[s].tensors for s in ("train", "val", "test")}
     if a.max_train:
         sets["train"] = {k: v[:a.max_train] for k, v in sets["train"].items()}
-    if a.augment and a.strut_features:
-        raise SystemExit("--strut-features are computed once per structure: use them without --augment")
     settings = model.hparams.get("curve_fe") or {}
     ops = torch.as_tensor(allowed_operations("all", "nonlinear"))
 
@@ -148,9 +108,11 @@ def main() -> None:
 
     t0 = time.time()
     X = {s: features(t["adj"], t["offsets"], t["phys"]) for s, t in sets.items()}
-    if a.strut_features:
-        X = {s: torch.cat([x, torch.as_tensor(strut_features(sets[s]["adj"], sets[s]["offsets"], settings),
-                                              dtype=x.dtype)], 1) for s, x in X.items()}
+    extra = {s: torch.zeros(len(x), 0) for s, x in X.items()}
+    if a.strut_features:  # invariant under the e3-keeping operations: computed once, kept under augmentation
+        extra = {s: torch.as_tensor(strut_features(sets[s]["adj"], sets[s]["offsets"], settings), dtype=x.dtype)
+                 for s, x in X.items()}
+        X = {s: torch.cat([x, extra[s]], 1) for s, x in X.items()}
     print(f"features {X['train'].shape} in {time.time() - t0:.0f} s", flush=True)
     dims = [X["train"].shape[1], *a.hidden]
     layers = []
@@ -191,7 +153,7 @@ def main() -> None:
                 op = ops[torch.randint(len(ops), (len(idx),), generator=gen)]
                 adj, off = net.symmetry.inputs(adj, off, op)
                 phys = net.symmetry.orthotropic(phys, op)
-                x = features(adj, off, phys)
+                x = torch.cat([features(adj, off, phys), extra["train"][idx]], 1)
             else:
                 x = X["train"][idx]
             loss = ((curves(x, phys)[1] - y) ** 2).sum(1).mean()

@@ -10,6 +10,7 @@ from trussvae.data.physics import (
     BUCKLING2_NAMES,
     BUCKLING_NAMES,
     BUCKLING_STRAIN_CAP,
+    REDISTRIBUTION_NAMES,
     buckling_fe_settings,
     buckling_feature_path,
     buckling_features,
@@ -18,11 +19,12 @@ from trussvae.data.physics import (
     load_or_compute_buckling,
     load_or_compute_ritz,
     physics_fe_settings,
+    redistribution_features,
     ritz_features,
 )
 from trussvae.design_space import symmetry
-from trussvae.design_space.truss_graph import arrays_to_graph
-from trussvae.fem.elasticity import orthotropic_components
+from trussvae.design_space.truss_graph import arrays_to_graph, graph_to_arrays
+from trussvae.fem.elasticity import LABEL_STRAINS, orthotropic_components
 from trussvae.fem.nonlinear import linear_buckling
 from trussvae.fem.ritz import ritz_stiffness_many
 
@@ -193,3 +195,44 @@ def test_buckling_settings_come_from_the_nonlinear_labels_meta():
     assert complete_buckling_fe(None)["imperfection"] == 1e-3
     with pytest.raises(ValueError, match="beam"):
         buckling_features(np.zeros((1, 351)), np.zeros((1, 27)), {"beam": "rigid"})
+
+
+def test_redistribution_of_the_simple_cubic_cell_is_its_column_buckling():
+    """Simple cubic under e3: the vertical strut carries all the axial energy (the horizontal ones are unloaded)
+    and passes its pinned Euler strain pi^2 r^2 / (4 L^2) (fixed ends: 4x) between two label strains."""
+    from trussvae.generation.elementary import elementary
+
+    graph = elementary("simple_cubic")
+    frame = graph.to_frame(0.15)
+    adj, off = graph_to_arrays(graph)
+    f = redistribution_features(adj[None], off[None])
+    assert f.shape == (1, len(REDISTRIBUTION_NAMES)) == (1, 2 * len(LABEL_STRAINS) + 2)
+    r, length = frame.radii()[0], frame.strut_lengths()[0]
+    eps_e = np.pi**2 * r**2 / (4 * length**2)
+    k = len(LABEL_STRAINS)
+    # (the horizontal struts carry ~1e-11 of the axial energy: the imperfection)
+    np.testing.assert_allclose(f[0, :k], (LABEL_STRAINS > eps_e).astype(float), atol=1e-9)
+    np.testing.assert_allclose(f[0, k:2 * k], (LABEL_STRAINS > 4 * eps_e).astype(float), atol=1e-9)
+    assert 0.0 < f[0, :k].sum() < k  # the pinned Euler strain lies inside the label range
+    # stretch dominated along e3: E3 = E_s A / L^2 (to the imperfection's 1e-3 of the strut length)
+    assert f[0, -2] == pytest.approx(1.0, rel=1e-4)
+    assert f[0, -1] == pytest.approx(np.log(eps_e), abs=1e-4)  # the vertical strut shortens at rate 1 (to 1e-5)
+
+
+def test_redistribution_features_of_generated_cells(arrays):
+    adj, off = arrays[0][:6], arrays[1][:6]
+    f = redistribution_features(adj, off)
+    k = len(LABEL_STRAINS)
+    assert np.all(np.isfinite(f))
+    shares = f[:, :2 * k]
+    assert np.all((shares >= 0) & (shares <= 1 + 1e-12))
+    # more struts pass their Euler strain as the strain grows; fixed ends later than pinned ones
+    assert np.all(np.diff(f[:, :k], axis=1) >= 0) and np.all(np.diff(f[:, k:2 * k], axis=1) >= 0)
+    assert np.all(f[:, k:2 * k] <= f[:, :k])
+    assert np.all((f[:, -2] > 0) & (f[:, -2] <= 1 + 1e-4))  # axial energy is part of the cell's energy
+    # the axial share is what the cell stores in stretching: below 1 for these bending-dominated cells
+    assert np.all(f[:, -2] < 0.999)
+    bad = adj[:2].copy()
+    bad[0] = 0  # no strut
+    g = redistribution_features(bad, off[:2])
+    assert np.all(np.isnan(g[0])) and np.array_equal(g[1], f[1])

@@ -7,7 +7,14 @@ from scipy.optimize import brentq
 from trussvae.fem import PeriodicFrame, homogenize
 from trussvae.fem.elasticity import youngs_moduli
 from trussvae.fem.linear import MechanismError
-from trussvae.fem.nonlinear import LABEL_STRAINS, _Cell, compression_labels, linear_buckling, uniaxial_compression
+from trussvae.fem.nonlinear import (
+    LABEL_STRAINS,
+    _Cell,
+    compression_labels,
+    linear_buckling,
+    strut_compression_rates,
+    uniaxial_compression,
+)
 from trussvae.generation import elementary, generate_structures
 
 
@@ -193,6 +200,25 @@ def test_rigid_rotation_of_cell_gives_zero_force():
     c.R[:] = Q
     ev = c.evaluate()
     assert abs(ev.W) < 1e-18 and np.abs(ev.r).max() < 1e-14 and np.abs(ev.gF).max() < 1e-14
+
+
+def test_strut_compression_rates_are_the_linear_response_of_the_label_cell():
+    """Simple cubic: the vertical strut shortens with the cell, the horizontal ones do not (no Poisson effect);
+    octet: the struts in the e3 planes shorten, the horizontal ones lengthen (lateral expansion); the modulus
+    is the buckling analysis' initial modulus (same cell, same reference solve)."""
+    sc = elementary("simple_cubic").to_frame(relative_density=0.15)
+    rate, e0 = strut_compression_rates(sc)
+    vertical = np.abs(sc.strut_vectors()[:, 2]) > 0.9 * sc.strut_lengths()
+    np.testing.assert_allclose(rate[vertical], 1.0, rtol=1e-4)
+    np.testing.assert_allclose(rate[~vertical], 0.0, atol=1e-4)
+    assert e0 == pytest.approx(linear_buckling(sc).initial_modulus, rel=1e-9)
+    octet = elementary("octet").to_frame(relative_density=0.15)
+    rate, e0 = strut_compression_rates(octet)
+    flat = np.abs(octet.strut_vectors()[:, 2]) < 1e-9
+    assert np.all(rate[~flat] > 0) and np.all(rate[flat] < 0)
+    assert e0 == pytest.approx(linear_buckling(octet).initial_modulus, rel=1e-9)
+    with pytest.raises(MechanismError):
+        strut_compression_rates(PeriodicFrame(np.eye(3), [[0, 0, 0]], [[0, 0], [0, 0]], [[1, 0, 0], [0, 1, 0]], 0.05))
 
 
 def test_confined_is_stiffer_and_mechanism_raises():

@@ -48,10 +48,11 @@ from trussvae.fem.elasticity import (
     DEFAULT_E_S,
     DEFAULT_NU_S,
     DEFAULT_RELATIVE_DENSITY,
+    LABEL_STRAINS,
     orthotropic_components,
 )
 from trussvae.fem.linear import MechanismError
-from trussvae.fem.nonlinear import linear_buckling
+from trussvae.fem.nonlinear import linear_buckling, strut_compression_rates
 from trussvae.fem.ritz import DEFAULT_HOPS, ritz_stiffness_many
 from trussvae.fem.settings import NonlinearFESettings
 from trussvae.io.store import atomic_save_npz
@@ -59,7 +60,7 @@ from trussvae.io.store import atomic_save_npz
 __all__ = ["PHYSICS_KINDS", "ritz_features", "load_or_compute_ritz", "physics_fe_settings", "complete_fe",
            "feature_path", "CURVE_FEATURE_KINDS", "BUCKLING_NAMES", "BUCKLING_STRAIN_CAP", "buckling_fe_settings",
            "complete_buckling_fe", "buckling_features", "load_or_compute_buckling", "buckling_feature_path",
-           "BUCKLING2_NAMES", "CURVE_FEATURE_NAMES"]
+           "BUCKLING2_NAMES", "CURVE_FEATURE_NAMES", "REDISTRIBUTION_NAMES", "redistribution_features"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,12 @@ BUCKLING_NAMES = ("E3_0", "eps_cr1", "eps_cr2", "eps_cr3")
 BUCKLING2_NAMES = BUCKLING_NAMES + ("eps_cr1_second_order", "tangent_ratio", "sway_share", "close_modes")
 #: the columns each curve-feature kind appends to the 9 Ritz components
 CURVE_FEATURE_NAMES = {"none": (), "buckling": BUCKLING_NAMES, "buckling2": BUCKLING2_NAMES}
+#: columns of :func:`redistribution_features`: per label strain the axial-energy share of the struts past their
+#: Euler strain with pinned ends, the same with fixed ends, the axial share of the cell's energy, the first
+#: strut's buckling strain (log)
+REDISTRIBUTION_NAMES = (tuple(f"buckled_pinned_{k:02d}" for k in range(len(LABEL_STRAINS)))
+                        + tuple(f"buckled_fixed_{k:02d}" for k in range(len(LABEL_STRAINS)))
+                        + ("axial_share", "log_first_strut_strain"))
 #: critical strains are stored at most this (a cell with fewer unstable modes has ``inf``)
 BUCKLING_STRAIN_CAP = 10.0
 #: the nonlinear label settings the buckling features depend on
@@ -203,6 +210,44 @@ def buckling_features(adjacency, offsets, fe: dict | None = None, kind: str = "b
         if second:
             eps2 = res.strains[0] if np.isnan(res.second_order_strain) else res.second_order_strain
             out[i, 4:] = (min(eps2, BUCKLING_STRAIN_CAP), res.tangent_ratio, res.sway_share, res.close_modes)
+    return out
+
+
+def redistribution_features(adjacency, offsets, fe: dict | None = None) -> np.ndarray:
+    """(n, 351) adjacency vectors and (n, 27) offsets -> (n, 28) load-redistribution estimate of the labels'
+    compression along e3 (:data:`REDISTRIBUTION_NAMES`), from the cell's linear response
+    (:func:`~trussvae.fem.nonlinear.strut_compression_rates`, the settings ``fe`` as for
+    :func:`buckling_features`): strut s shortens by ``a_s`` per unit macroscopic strain and carries the axial
+    energy ``E_s A_s L_s a_s^2``; it passes its Euler strain ``eps_E = pi^2 r^2 / (4 L^2)`` (pinned ends; x4
+    fixed) at ``eps_E / a_s``. Per label strain ``eps_k``: the share of the axial energy in the compressed
+    struts past it (a staged picture of the stiffness the buckled struts give up, which the cell-level
+    critical strains do not give); then the axial energy over the cell's (``E3_0 V``: ~1 stretch-, ~0
+    bending-dominated) and ``log`` of the smallest ``eps_E / a_s`` (0 without a compressed strut). ~2 ms a
+    structure. A response along e3: invariant under the 16 symmetry operations that keep e3. Structures that
+    are not a stable frame get NaN."""
+    fe = complete_buckling_fe(fe)
+    adjacency, offsets = _structure_arrays("redistribution_features", adjacency, offsets)
+    n_k = len(LABEL_STRAINS)
+    out = np.full((len(adjacency), len(REDISTRIBUTION_NAMES)), np.nan)
+    kw = {k: fe[k] for k in ("E_s", "nu_s", "beam", "confined", "imperfection", "seed")}
+    for i in range(len(adjacency)):
+        try:
+            frame = arrays_to_graph(adjacency[i] > 0.5, offsets[i]).to_frame(fe["relative_density"])
+            rate, e0 = strut_compression_rates(frame, **kw)
+        except (TrussGraphError, MechanismError, ValueError, np.linalg.LinAlgError):
+            continue
+        length, radius = frame.strut_lengths(), frame.radii()
+        energy = fe["E_s"] * np.pi * radius**2 * length * rate**2
+        total = energy.sum()
+        if not (total > 0 and e0 > 0):
+            continue
+        eps_e = np.pi**2 * radius**2 / (4 * length**2)
+        comp = rate > 0
+        for j, factor in enumerate((1.0, 4.0)):
+            past = comp[None, :] & (rate[None, :] * LABEL_STRAINS[:, None] > factor * eps_e[None, :])
+            out[i, j * n_k:(j + 1) * n_k] = (past * energy[None, :]).sum(axis=1) / total
+        out[i, -2] = total / (e0 * frame.cell_volume())
+        out[i, -1] = np.log(np.min(eps_e[comp] / rate[comp])) if comp.any() else 0.0
     return out
 
 
