@@ -188,6 +188,15 @@ def test_second_order_buckling_features_reach_the_batches(nonlinear_store):
     assert phys.shape == (20, 17) and torch.isfinite(phys).all()
     assert buckling_feature_path(nonlinear_store.root, "buckling2").is_file()
     assert (phys[:, 13] > 0).all() and ((phys[:, 15] >= 0) & (phys[:, 15] <= 1)).all()
+    # + the load redistribution: the same first 17 columns (from the buckling2 cache), then its 28
+    dm = TrussDataModule(nonlinear_store.root, target="nonlinear", label_transform="log", physics="ritz",
+                         physics_hops=1, curve_features="redistribution", max_train=20)
+    dm.setup()
+    more = dm.datasets["train"].tensors["phys"]
+    assert more.shape == (20, 45) and torch.isfinite(more).all()
+    torch.testing.assert_close(more[:, :17], phys)
+    assert buckling_feature_path(nonlinear_store.root, "redistribution").is_file()
+    assert ((more[:, 17:43] >= 0) & (more[:, 17:43] <= 1)).all() and (more[:, 43] > 0).all()
 
 
 def test_config_typo_fails_clearly(labelled_store, tmp_path):

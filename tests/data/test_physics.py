@@ -236,3 +236,28 @@ def test_redistribution_features_of_generated_cells(arrays):
     bad[0] = 0  # no strut
     g = redistribution_features(bad, off[:2])
     assert np.all(np.isnan(g[0])) and np.array_equal(g[1], f[1])
+
+
+def test_redistribution_kind_is_the_second_order_cache_and_its_own_columns(arrays, tmp_path, monkeypatch):
+    """kind="redistribution": the 8 buckling2 columns then the 28 redistribution ones; its cache reuses the
+    buckling2 cache (not recomputed) and keeps its own columns in features/redistribution.npz."""
+    import trussvae.data.physics as physics
+
+    adj, off = arrays[0][:5], arrays[1][:5]
+    f = buckling_features(adj[:3], off[:3], kind="redistribution")
+    assert f.shape == (3, len(BUCKLING2_NAMES) + len(REDISTRIBUTION_NAMES)) == (3, 36)
+    np.testing.assert_array_equal(f[:, :8], buckling_features(adj[:3], off[:3], kind="buckling2"))
+    np.testing.assert_array_equal(f[:, 8:], redistribution_features(adj[:3], off[:3]))
+    b2 = load_or_compute_buckling(tmp_path, adj, off, rows=[0, 1, 2], kind="buckling2")
+
+    def no_buckling(*a, **k):
+        raise AssertionError("the buckling2 columns must come from their cache")
+
+    monkeypatch.setattr(physics, "linear_buckling", no_buckling)
+    g = load_or_compute_buckling(tmp_path, adj, off, rows=[0, 1, 2], kind="redistribution")
+    assert g.shape == (5, 36) and np.all(np.isnan(g[3:]))
+    np.testing.assert_allclose(g[:3], f, rtol=1e-6, atol=1e-9)  # (the cache takes the offsets as float32)
+    np.testing.assert_array_equal(g[:3, :8], b2[:3])
+    assert buckling_feature_path(tmp_path, "redistribution").is_file()
+    with np.load(buckling_feature_path(tmp_path, "redistribution")) as z:
+        assert z["features"].shape == (5, 28)

@@ -1,6 +1,6 @@
 """model.curve_baseline=ritz: nonlinear curves predicted relative to the Ritz linear estimate, and
-model.curve_features=buckling / buckling2: the (second-order) buckling analysis as inputs of the physics head
-(issue 13)."""
+model.curve_features=buckling / buckling2 / redistribution: the (second-order) buckling analysis (and the struts'
+load redistribution) as inputs of the physics head (issue 13)."""
 
 from __future__ import annotations
 
@@ -137,6 +137,27 @@ def test_second_order_buckling_features_enter_the_physics_head(data, buckling):
             assert not torch.allclose(net.predict_physical(mu, moved), sigma), col
         with pytest.raises(ValueError, match="17 physics features"):
             net.predict(mu, buckling[:6])
+
+
+def test_redistribution_features_enter_the_physics_head(data, buckling):
+    adj, off, _, _, _, norm = data
+    net = _model(norm, curve_features="redistribution").net
+    assert net.n_physics_features == 45 and net.predictor.net[0].in_features == net.layout.d + 45
+    with torch.no_grad():
+        feats = net.physics_features(adj[:4], off[:4])
+        assert feats.shape == (4, 45) and torch.isfinite(feats).all()
+        torch.testing.assert_close(feats[:, :13], buckling[:4], rtol=1e-5, atol=1e-9)  # the buckling columns first
+        shares = feats[:, 17:43]
+        assert ((shares >= 0) & (shares <= 1 + 1e-6)).all()
+        mu, _ = net.encode(adj[:4], off[:4], feats)
+        sigma = net.predict_physical(mu, feats)
+        assert torch.isfinite(sigma).all() and (sigma > 0).all()
+        for col in (17, 30, 43, 44):  # a pinned share, a fixed share, the axial share, the first strut's strain
+            moved = feats.clone()
+            moved[:, col] = moved[:, col] * 0.5 + 0.3
+            assert not torch.allclose(net.predict_physical(mu, moved), sigma), col
+        with pytest.raises(ValueError, match="45 physics features"):
+            net.predict(mu, feats[:, :17])
 
 
 def test_symmetry_gather_passes_extra_feature_columns_through(buckling):

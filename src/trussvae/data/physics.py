@@ -25,6 +25,14 @@ solved load path (it sees the pre-buckling rotation of the struts), the pre-buck
 the first mode's share in the cell's F unknowns (sway or local) and the number of modes within 1.5x the
 first critical strain.
 
+``model.curve_features=redistribution`` adds to those 8 a load-redistribution estimate
+(:func:`redistribution_features`, :data:`REDISTRIBUTION_NAMES`, ~2 ms a structure): from the cell's linear
+response to the labels' compression (:func:`trussvae.fem.nonlinear.strut_compression_rates`), per label strain
+the share of the axial strain energy in the struts already past their Euler strain (pinned and fixed ends), the
+axial share of the cell's energy and the first strut's buckling strain: how much of the stiffness the buckled
+struts give up as the strain grows, which the cell-level critical strains do not say (measured as a predictor
+input: docs/model.md, "The VAE is not what limits the curves").
+
 - :func:`buckling_features` computes them for arrays of structures;
 - :func:`load_or_compute_buckling` caches them in ``<store>/features/<kind>.npz`` row by row: only the
   rows asked for are computed, rows computed before are reused (the nonlinear labels grow by chunks);
@@ -60,7 +68,8 @@ from trussvae.io.store import atomic_save_npz
 __all__ = ["PHYSICS_KINDS", "ritz_features", "load_or_compute_ritz", "physics_fe_settings", "complete_fe",
            "feature_path", "CURVE_FEATURE_KINDS", "BUCKLING_NAMES", "BUCKLING_STRAIN_CAP", "buckling_fe_settings",
            "complete_buckling_fe", "buckling_features", "load_or_compute_buckling", "buckling_feature_path",
-           "BUCKLING2_NAMES", "CURVE_FEATURE_NAMES", "REDISTRIBUTION_NAMES", "redistribution_features"]
+           "BUCKLING2_NAMES", "CURVE_FEATURE_NAMES", "REDISTRIBUTION_NAMES", "REDISTRIBUTION_KIND_NAMES",
+           "redistribution_features"]
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +78,7 @@ PHYSICS_KINDS = ("none", "ritz")
 #: the FE settings the features depend on (a subset of a label set's ``fe`` record in meta.json)
 _FE_KEYS = ("E_s", "nu_s", "beam", "relative_density")
 #: values of ``model.curve_features``
-CURVE_FEATURE_KINDS = ("none", "buckling", "buckling2")
+CURVE_FEATURE_KINDS = ("none", "buckling", "buckling2", "redistribution")
 #: columns of :func:`buckling_features` (``kind="buckling"``)
 BUCKLING_NAMES = ("E3_0", "eps_cr1", "eps_cr2", "eps_cr3")
 #: columns of ``kind="buckling2"``: the above and the second-order analysis
@@ -83,6 +92,9 @@ CURVE_FEATURE_NAMES = {"none": (), "buckling": BUCKLING_NAMES, "buckling2": BUCK
 REDISTRIBUTION_NAMES = (tuple(f"buckled_pinned_{k:02d}" for k in range(len(LABEL_STRAINS)))
                         + tuple(f"buckled_fixed_{k:02d}" for k in range(len(LABEL_STRAINS)))
                         + ("axial_share", "log_first_strut_strain"))
+#: columns of ``kind="redistribution"``: the second-order buckling features and :func:`redistribution_features`
+REDISTRIBUTION_KIND_NAMES = BUCKLING2_NAMES + REDISTRIBUTION_NAMES
+CURVE_FEATURE_NAMES["redistribution"] = REDISTRIBUTION_KIND_NAMES
 #: critical strains are stored at most this (a cell with fewer unstable modes has ``inf``)
 BUCKLING_STRAIN_CAP = 10.0
 #: the nonlinear label settings the buckling features depend on
@@ -191,11 +203,15 @@ def buckling_features(adjacency, offsets, fe: dict | None = None, kind: str = "b
     (:data:`BUCKLING_NAMES`) of :func:`~trussvae.fem.nonlinear.linear_buckling` with the settings ``fe``
     (:func:`complete_buckling_fe`); ``kind="buckling2"``: (n, 8), :data:`BUCKLING2_NAMES` (the second-order
     analysis; where its load path fails, rare, the second-order strain falls back to ``eps_cr1`` and the
-    tangent ratio is NaN). Strains are capped at :data:`BUCKLING_STRAIN_CAP`. Structures that are not a
+    tangent ratio is NaN); ``kind="redistribution"``: (n, 36), those 8 and the 28 of
+    :func:`redistribution_features`. Strains are capped at :data:`BUCKLING_STRAIN_CAP`. Structures that are not a
     stable frame get NaN; callers decide what a missing feature means."""
     fe = complete_buckling_fe(fe)
     names = CURVE_FEATURE_NAMES[_check_kind(kind)]
     adjacency, offsets = _structure_arrays("buckling_features", adjacency, offsets)
+    if kind == "redistribution":
+        return np.hstack([buckling_features(adjacency, offsets, fe, "buckling2"),
+                          redistribution_features(adjacency, offsets, fe)])
     out = np.full((len(adjacency), len(names)), np.nan)
     kw = {k: fe[k] for k in ("E_s", "nu_s", "beam", "confined", "imperfection", "seed")}
     second = kind == "buckling2"
@@ -252,18 +268,34 @@ def redistribution_features(adjacency, offsets, fe: dict | None = None) -> np.nd
 
 
 def buckling_feature_path(data_dir: str | Path, kind: str = "buckling") -> Path:
-    """Where :func:`load_or_compute_buckling` caches the ``kind`` features of a store."""
+    """Where :func:`load_or_compute_buckling` caches the ``kind`` features of a store (for
+    ``"redistribution"``: its own 28 columns, beside the ``buckling2`` cache)."""
     return Path(data_dir) / "features" / f"{_check_kind(kind)}.npz"
 
 
 def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict | None = None, rows=None,
                              log_every: int = 5000, kind: str = "buckling") -> np.ndarray:
-    """The (n, 4) buckling features (``kind="buckling2"``: (n, 8)) of a store's structures at ``rows``
-    (default: all; NaN elsewhere).
+    """The (n, 4) buckling features (``kind="buckling2"``: (n, 8), ``"redistribution"``: (n, 36)) of a store's
+    structures at ``rows`` (default: all; NaN elsewhere).
 
     Cached in :func:`buckling_feature_path` with the settings and a checksum of all inputs: rows computed
     before with the same settings and structures are reused, the others computed and added (the cache is
-    written every ``log_every`` new rows, so an interrupted run keeps what it computed)."""
+    written every ``log_every`` new rows, so an interrupted run keeps what it computed). ``"redistribution"``
+    is the ``buckling2`` cache (computed where missing) and its own 28 columns, cached in
+    ``features/redistribution.npz``."""
+    if kind == "redistribution":
+        b2 = load_or_compute_buckling(data_dir, adjacency, offsets, fe, rows, log_every, "buckling2")
+        own = _load_or_compute_rows(data_dir, adjacency, offsets, fe, rows, log_every, kind,
+                                    REDISTRIBUTION_NAMES, redistribution_features)
+        return np.hstack([b2, own])
+    return _load_or_compute_rows(data_dir, adjacency, offsets, fe, rows, log_every, _check_kind(kind),
+                                 CURVE_FEATURE_NAMES[kind],
+                                 lambda a, o, f: buckling_features(a, o, f, kind))
+
+
+def _load_or_compute_rows(data_dir, adjacency, offsets, fe, rows, log_every, kind, names, compute) -> np.ndarray:
+    """The cache of :func:`load_or_compute_buckling`: the ``names`` columns of ``compute(adjacency, offsets,
+    fe)``, in :func:`buckling_feature_path` ``(data_dir, kind)``."""
     fe = complete_buckling_fe(fe)
     adjacency = np.ascontiguousarray(np.asarray(adjacency, dtype=np.uint8))
     offsets = np.ascontiguousarray(np.asarray(offsets, dtype=np.float32))
@@ -271,7 +303,6 @@ def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict 
     rows = np.arange(n) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
     if len(rows) and (rows[0] < 0 or rows[-1] >= n):
         raise ValueError(f"rows must index the {n} structures, got {rows[0]}..{rows[-1]}")
-    names = CURVE_FEATURE_NAMES[_check_kind(kind)]
     record = {"kind": kind, "fe": fe, "n": int(n), "inputs_checksum": _checksum(adjacency, offsets)}
     path = buckling_feature_path(data_dir, kind)
     feats, done = np.full((n, len(names)), np.nan), np.zeros(n, bool)
@@ -292,7 +323,7 @@ def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict 
         part = part[~done[part]]  # rows another process cached meanwhile (merged at the last save)
         if not len(part):
             continue
-        feats[part] = buckling_features(adjacency[part], offsets[part], fe, kind)
+        feats[part] = compute(adjacency[part], offsets[part], fe)
         done[part] = True
         if writable:
             writable = _save_rows(path, record, feats, done)

@@ -56,7 +56,11 @@ model at 50,000 curves 0.158 -> 0.108, docs/model.md). They cost ~10 ms a struct
 data set and per decode in design. ``curve_features="buckling2"`` adds the 4 columns of the second-order
 analysis (:data:`trussvae.data.physics.BUCKLING2_NAMES`, ~40 ms a structure): the re-linearised first
 critical strain (``log``), the pre-buckling tangent ratio (clamped to [-2, 2]), the first mode's sway share
-(``log(share + 1e-6)``) and the number of close modes (``log(1 + n)``).
+(``log(share + 1e-6)``) and the number of close modes (``log(1 + n)``). ``curve_features="redistribution"``
+adds to those the 28 columns of :func:`trussvae.data.physics.redistribution_features` (~2 ms a structure): per
+label strain the share of the linear axial energy in the struts past their Euler strain (pinned, fixed ends;
+as they are, in [0, 1]), the axial share of the cell's energy (as it is) and the first strut's buckling strain
+(a log, clamped to [-12, 4]).
 
 Callers may pass ``phys`` (the data module's cached features); :meth:`TrussVAENet.predict_inputs` and
 :meth:`TrussVAENet.encode` compute it from ``adj`` and ``offsets`` when it is not given (numba FE
@@ -132,14 +136,18 @@ _LOG_RATIO_MAX = 4.0
 def physics_head_inputs(phys: torch.Tensor, curve_features: str = "none") -> torch.Tensor:
     """(B, 9 + curve columns) physical features -> what the physics head sees (module doc): the Ritz
     components and ``E3_0`` as ``asinh(x / PHYS_SCALE)``, critical strains as ``log``, and with
-    ``"buckling2"`` the tangent ratio clamped to [-2, 2], ``log(sway share + 1e-6)``, ``log(1 + close modes)``."""
+    ``"buckling2"`` the tangent ratio clamped to [-2, 2], ``log(sway share + 1e-6)``, ``log(1 + close modes)``;
+    ``"redistribution"``: the same and the redistribution columns (shares as they are, the log strain clamped to
+    [-12, 4])."""
     parts = [torch.asinh(phys[:, :9] / PHYS_SCALE)]
     if curve_features != "none":
         parts += [torch.asinh(phys[:, 9:10] / PHYS_SCALE),
                   torch.log(phys[:, 10:13].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP))]
-    if curve_features == "buckling2":
+    if curve_features in ("buckling2", "redistribution"):
         parts += [torch.log(phys[:, 13:14].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP)), phys[:, 14:15].clamp(-2.0, 2.0),
                   torch.log(phys[:, 15:16].clamp(min=0.0) + 1e-6), torch.log1p(phys[:, 16:17].clamp(min=0.0))]
+    if curve_features == "redistribution":
+        parts += [phys[:, 17:44], phys[:, 44:45].clamp(-12.0, 4.0)]
     return torch.cat(parts, dim=-1)
 
 
@@ -184,8 +192,8 @@ class TrussVAENet(nn.Module):
         physics_hidden: hidden sizes of the physics-feature MLP (``physics_input="encoder"``).
         curve_baseline: ``"none"`` or ``"ritz"`` (nonlinear curves relative to the Ritz linear estimate,
             module doc; needs ``target="nonlinear"``, ``physics="ritz"``, ``physics_input="predictor"``).
-        curve_features: ``"none"``, ``"buckling"`` or ``"buckling2"`` (the buckling features as a further
-            input of the physics head, module doc; needs ``curve_baseline="ritz"``).
+        curve_features: ``"none"``, ``"buckling"``, ``"buckling2"`` or ``"redistribution"`` (the buckling
+            features as a further input of the physics head, module doc; needs ``curve_baseline="ritz"``).
         curve_fe: the settings of the buckling features (those of the training data's nonlinear labels:
             E_s, nu_s, beam, relative_density, confined, imperfection, seed).
         decoder_input: ``"split"`` (the paper's: the adjacency decoder reads topology + shared latents,
@@ -289,7 +297,7 @@ class TrussVAENet(nn.Module):
 
     @property
     def n_physics_features(self) -> int:
-        """Width of ``phys``: 9 Ritz components (+ the 4 or 8 buckling features of ``curve_features``), 0
+        """Width of ``phys``: 9 Ritz components (+ the 4, 8 or 36 curve features of ``curve_features``), 0
         without."""
         if self.physics == "none":
             return 0
