@@ -120,44 +120,29 @@ def test_buckling_features_enter_the_physics_head(data, buckling):
             net.predict(mu, buckling[:, :9])
 
 
-def test_second_order_buckling_features_enter_the_physics_head(data, buckling):
+@pytest.mark.parametrize("kind, width, columns", [("buckling2", 17, (13, 14, 15, 16)),
+                                                  ("redistribution", 45, (17, 30, 43, 44))])
+def test_curve_features_beyond_the_first_order_enter_the_physics_head(data, buckling, kind, width, columns):
+    """buckling2: + the second-order analysis (4 columns); redistribution: + those and the 28 load-redistribution
+    columns (a pinned share, a fixed share, the axial share, the first strut's strain are moved below)."""
     adj, off, _, _, _, norm = data
-    net = _model(norm, curve_features="buckling2").net
-    assert net.n_physics_features == 17 and net.predictor.net[0].in_features == net.layout.d + 17
-    with torch.no_grad():
-        feats = net.physics_features(adj[:6], off[:6])
-        assert feats.shape == (6, 17)
-        torch.testing.assert_close(feats[:, :13], buckling[:6], rtol=1e-5, atol=1e-9)  # the first-order columns
-        mu, _ = net.encode(adj[:6], off[:6], feats)
-        sigma = net.predict_physical(mu, feats)
-        assert torch.isfinite(sigma).all() and (sigma > 0).all()
-        for col in (13, 14, 15, 16):  # each second-order column is an input of the head
-            moved = feats.clone()
-            moved[:, col] = moved[:, col] * 0.5 + 0.01
-            assert not torch.allclose(net.predict_physical(mu, moved), sigma), col
-        with pytest.raises(ValueError, match="17 physics features"):
-            net.predict(mu, buckling[:6])
-
-
-def test_redistribution_features_enter_the_physics_head(data, buckling):
-    adj, off, _, _, _, norm = data
-    net = _model(norm, curve_features="redistribution").net
-    assert net.n_physics_features == 45 and net.predictor.net[0].in_features == net.layout.d + 45
+    net = _model(norm, curve_features=kind).net
+    assert net.n_physics_features == width and net.predictor.net[0].in_features == net.layout.d + width
     with torch.no_grad():
         feats = net.physics_features(adj[:4], off[:4])
-        assert feats.shape == (4, 45) and torch.isfinite(feats).all()
-        torch.testing.assert_close(feats[:, :13], buckling[:4], rtol=1e-5, atol=1e-9)  # the buckling columns first
-        shares = feats[:, 17:43]
-        assert ((shares >= 0) & (shares <= 1 + 1e-6)).all()
+        assert feats.shape == (4, width) and torch.isfinite(feats).all()
+        torch.testing.assert_close(feats[:, :13], buckling[:4], rtol=1e-5, atol=1e-9)  # the first-order columns
+        if kind == "redistribution":  # shares of the axial energy in the struts past their Euler strain
+            assert ((feats[:, 17:43] >= 0) & (feats[:, 17:43] <= 1 + 1e-6)).all()
         mu, _ = net.encode(adj[:4], off[:4], feats)
         sigma = net.predict_physical(mu, feats)
         assert torch.isfinite(sigma).all() and (sigma > 0).all()
-        for col in (17, 30, 43, 44):  # a pinned share, a fixed share, the axial share, the first strut's strain
+        for col in columns:  # each is an input of the head
             moved = feats.clone()
             moved[:, col] = moved[:, col] * 0.5 + 0.3
             assert not torch.allclose(net.predict_physical(mu, moved), sigma), col
-        with pytest.raises(ValueError, match="45 physics features"):
-            net.predict(mu, feats[:, :17])
+        with pytest.raises(ValueError, match=f"{width} physics features"):
+            net.predict(mu, feats[:, :width - 1])
 
 
 def test_symmetry_gather_passes_extra_feature_columns_through(buckling):

@@ -443,21 +443,13 @@ def linear_buckling(frame, n_modes: int = 3, E_s: float = DEFAULT_E_S, nu_s: flo
         If the lattice is disconnected, does not span three directions, or its reference state is not
         a stable equilibrium.
     """
-    why = mechanism_reason(frame)
-    if why is not None:
-        raise MechanismError(why)
     if not 0 < h < 1e-2:
         raise ValueError(f"h must be in (0, 0.01), got {h}")
     if int(n_modes) < 1:
         raise ValueError(f"n_modes must be >= 1, got {n_modes}")
     with _single_thread_blas():
-        cell = _Cell(frame, int(n_sub), float(imperfection), seed, float(E_s), float(nu_s), beam, shallow,
-                     confined)
-        solver = _Solver(cell, 1e-10, 40, np.random.default_rng(seed))
-        ok, _, _, msg = solver.solve()
-        if not ok:
-            raise MechanismError(f"reference state not a stable equilibrium: {msg}")
-        pred, e0 = solver.tangent()
+        cell, solver, pred, e0 = _reference_state(frame, E_s, nu_s, beam, confined, imperfection, seed, n_sub,
+                                                  shallow)
         K0, KG, msg = _hessian_change(cell, solver, pred, 0.0, h)
         if KG is None:
             raise MechanismError(f"no equilibrium at strain {h:g}: {msg}")
@@ -486,17 +478,8 @@ def strut_compression_rates(frame, E_s: float = DEFAULT_E_S, nu_s: float = DEFAU
         If the lattice is disconnected, does not span three directions, or its reference state is not
         a stable equilibrium.
     """
-    why = mechanism_reason(frame)
-    if why is not None:
-        raise MechanismError(why)
     with _single_thread_blas():
-        cell = _Cell(frame, int(n_sub), float(imperfection), seed, float(E_s), float(nu_s), beam, shallow,
-                     confined)
-        solver = _Solver(cell, 1e-10, 40, np.random.default_rng(seed))
-        ok, _, _, msg = solver.solve()
-        if not ok:
-            raise MechanismError(f"reference state not a stable equilibrium: {msg}")
-        pred, e0 = solver.tangent()
+        _, _, pred, e0 = _reference_state(frame, E_s, nu_s, beam, confined, imperfection, seed, n_sub, shallow)
     n = frame.n_nodes
     dw = np.zeros((n, 3))
     dw[1:] = pred[3:6 * n - 3].reshape(n - 1, 6)[:, :3]  # node 0's translations are fixed
@@ -505,6 +488,22 @@ def strut_compression_rates(frame, E_s: float = DEFAULT_E_S, nu_s: float = DEFAU
     dd = D @ dF.T + dw[frame.struts[:, 1]] - dw[frame.struts[:, 0]]  # chord change per unit F33 (periodic: the
     # image shift is a multiple of the lattice vectors, carried by F)
     return np.einsum("ij,ij->i", D, dd) / np.einsum("ij,ij->i", D, D), float(e0)
+
+
+def _reference_state(frame, E_s, nu_s, beam, confined, imperfection, seed, n_sub, shallow):
+    """The labels' cell at its reference equilibrium (tolerance 1e-10): ``(cell, solver, dstate/dF33, dP33/dF33)``;
+    MechanismError for a mechanism (:func:`~trussvae.fem.linear.mechanism_reason`) or if it is not a stable
+    equilibrium."""
+    why = mechanism_reason(frame)
+    if why is not None:
+        raise MechanismError(why)
+    cell = _Cell(frame, int(n_sub), float(imperfection), seed, float(E_s), float(nu_s), beam, shallow, confined)
+    solver = _Solver(cell, 1e-10, 40, np.random.default_rng(seed))
+    ok, _, _, msg = solver.solve()
+    if not ok:
+        raise MechanismError(f"reference state not a stable equilibrium: {msg}")
+    pred, e0 = solver.tangent()
+    return cell, solver, pred, e0
 
 
 def _hessian_change(cell, solver, pred, eps, h):
