@@ -82,6 +82,9 @@ def main() -> None:
     if net.target != "nonlinear" or net.curve_baseline == "none":
         raise SystemExit(f"{a.run}: not a nonlinear run with curve_baseline=ritz (target {net.target!r}, "
                          f"curve_baseline {net.curve_baseline!r})")
+    if a.strut_features and net.curve_features == "redistribution":
+        raise SystemExit(f"{a.run} already reads the redistribution features (model.curve_features=redistribution): "
+                         "drop --strut-features")
     cfg = yaml.safe_load((a.run / ".hydra" / "config.yaml").read_text())
     data = {k: v for k, v in cfg["data"].items() if not (isinstance(v, str) and "${" in v)}
     dm = match_datamodule(TrussDataModule(**data), model)
@@ -97,10 +100,10 @@ def main() -> None:
         return torch.cat([net.encode(adj[s:s + 4096], offsets[s:s + 4096], phys[s:s + 4096])[0]
                           for s in range(0, len(adj), 4096)])
 
-    def features(adj, offsets, phys, mu=None):
+    def features(adj, offsets, phys):
         parts = []
         if a.inputs in ("latent", "both"):
-            parts.append(latent(adj, offsets, phys) if mu is None else mu)
+            parts.append(latent(adj, offsets, phys))
         if a.inputs in ("raw", "both"):
             parts += [adj, offsets]
         parts.append(physics_head_inputs(phys, net.curve_features))
