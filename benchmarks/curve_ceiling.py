@@ -37,16 +37,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
-from trussvae.data import TrussDataModule
 from trussvae.data.physics import redistribution_features
 from trussvae.models import TrussVAE
 from trussvae.models.augment import allowed_operations
 from trussvae.models.checkpoint import run_checkpoint
 from trussvae.models.evaluation import curve_metrics
 from trussvae.models.network import physics_head_inputs
-from trussvae.training import match_datamodule
+from trussvae.training import run_datamodule
 
 
 def strut_features(adj: torch.Tensor, offsets: torch.Tensor, fe: dict) -> np.ndarray:
@@ -85,9 +83,7 @@ def main() -> None:
     if a.strut_features and net.curve_features == "redistribution":
         raise SystemExit(f"{a.run} already reads the redistribution features (model.curve_features=redistribution): "
                          "drop --strut-features")
-    cfg = yaml.safe_load((a.run / ".hydra" / "config.yaml").read_text())
-    data = {k: v for k, v in cfg["data"].items() if not (isinstance(v, str) and "${" in v)}
-    dm = match_datamodule(TrussDataModule(**data), model)
+    dm = run_datamodule(a.run, model)
     dm.setup()
     sets = {s: dm.datasets[s].tensors for s in ("train", "val", "test")}
     if a.max_train:

@@ -20,22 +20,18 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
-from trussvae.data import TrussDataModule
 from trussvae.models import TrussVAE
 from trussvae.models.checkpoint import run_checkpoint
 from trussvae.models.latent_prior import GaussianMixturePrior
 from trussvae.models.validity import sample_validity
-from trussvae.training import match_datamodule
+from trussvae.training import run_datamodule
 
 
 def encode_training_set(model: TrussVAE, run: Path, max_samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(posterior means, posterior samples) of at most ``max_samples`` training structures of the run's data
     split: the latents training fits its prior to (:meth:`~trussvae.models.TrussVAENet.posterior_latents`)."""
-    cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
-    data = {k: v for k, v in cfg["data"].items() if not (isinstance(v, str) and "${" in v)}
-    dm = match_datamodule(TrussDataModule(**data), model)
+    dm = run_datamodule(run, model)
     dm.setup("fit")
     train = dm.datasets["train"].tensors
     return model.net.posterior_latents(train["adj"], train["offsets"], max_samples, seed, phys=train.get("phys"))

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+import yaml
 
 from trussvae.data import TrussDataModule
 from trussvae.io.store import LatticeStore
@@ -44,7 +45,7 @@ from trussvae.models.latent_prior import GaussianMixturePrior
 log = logging.getLogger(__name__)
 
 __all__ = ["train", "build_object", "resolve_ckpt_path", "data_keys", "refit_learned_prior", "match_datamodule",
-           "REQUIRED_METRICS", "DATA_KEYS", "PRIOR_KEYS"]
+           "run_datamodule", "REQUIRED_METRICS", "DATA_KEYS", "PRIOR_KEYS"]
 
 #: what a metrics.json records about the data set it was measured on (:func:`data_keys`)
 DATA_KEYS = ("data/generator", "data/split", "data/n_train", "data/target", "data/dir")
@@ -177,6 +178,15 @@ def match_datamodule(dm: TrussDataModule, model: TrussVAE) -> TrussDataModule:
     dm.use_physics(model.hparams.get("physics", "none"), int(model.hparams.get("physics_hops", 2)),
                    model.hparams.get("curve_features", "none"))
     return dm
+
+
+def run_datamodule(run: str | Path, model: TrussVAE) -> TrussDataModule:
+    """The (not yet set up) data module of a training run folder that serves its trained ``model``: the run's
+    ``data`` settings (``<run>/.hydra/config.yaml``; the interpolations Hydra saves unresolved, e.g. the curve
+    features, are left out: :func:`match_datamodule` takes them from the model)."""
+    cfg = yaml.safe_load((Path(run) / ".hydra" / "config.yaml").read_text())
+    data = {k: v for k, v in cfg["data"].items() if not (isinstance(v, str) and "${" in v)}
+    return match_datamodule(TrussDataModule(**data), model)
 
 
 PRIOR_KEYS = ("prior_components", "prior_fit_samples", "prior_fit_iterations", "prior_fit_on")

@@ -220,6 +220,19 @@ def test_learned_prior_is_fitted_saved_and_reloaded_by_train(labelled_store, tmp
     for name, value in network_state_dict(torch.load(best, weights_only=True)["state_dict"]).items():
         if not name.startswith("prior."):  # the weights are those of the original
             assert torch.equal(net6.state_dict()[name], value), name
+    # the run folder's data module serves the trained model (as scripts/prior_study.py reads it): the config as
+    # Hydra saves it (interpolations unresolved), the model's normalisation, the training split of the run
+    from omegaconf import OmegaConf
+
+    from trussvae.training import run_datamodule
+
+    (tmp_path / "run" / ".hydra").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "run" / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    model = TrussVAE.load_from_checkpoint(best, map_location="cpu")
+    dm = run_datamodule(tmp_path / "run", model)
+    dm.setup("fit")
+    assert dm.normalizer is model.normalizer
+    assert dm.datasets["train"].tensors["adj"].shape[0] == metrics["data/n_train"]
     with pytest.raises(ValueError, match="set train=false"):
         train(_plain(_cfg(labelled_store.root, tmp_path / "bad", "logger=none", "refit_prior=true")))
     with pytest.raises(ValueError, match="prior_fit_on"):
