@@ -17,7 +17,10 @@ of the normalised stresses), from
 to the labels' compression, per label strain the share of the axial strain energy in the struts already past
 their Euler strain (pinned and fixed ends), the axial share of the cell's energy and the first strut's buckling
 strain (28 columns; computed for the rows used, ~2 ms a structure; a response along e3, so unchanged by the
-operations of ``--augment``). ``--max-train k``: the first k training rows (an A/B at a smaller size).
+operations of ``--augment``). ``--postbuckling`` adds the sequentially linear buckled-strut curve
+(:func:`trussvae.data.physics.postbuckling_features`: the struts buckle one by one at their Euler strain and the
+load redistributes; its secant modulus at each label strain, pinned and fixed ends: 26 columns, ~3 ms a
+structure, also unchanged by those operations). ``--max-train k``: the first k training rows (an A/B at a smaller size).
 
 ``--augment`` trains on the 16 symmetry operations that keep e3 (as the run does: ``model.augment=all``), one
 random operation per sample. Prints the validation per-curve NRMSE after every epoch and, at the end, the test
@@ -38,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trussvae.data.physics import redistribution_features
+from trussvae.data.physics import postbuckling_features, redistribution_features
 from trussvae.models import TrussVAE
 from trussvae.models.augment import allowed_operations
 from trussvae.models.checkpoint import run_checkpoint
@@ -47,13 +50,13 @@ from trussvae.models.network import physics_head_inputs
 from trussvae.training import run_datamodule
 
 
-def strut_features(adj: torch.Tensor, offsets: torch.Tensor, fe: dict) -> np.ndarray:
-    """(n, 28) load-redistribution estimate (:func:`trussvae.data.physics.redistribution_features`); zeros where
-    there is no frame."""
+def strut_features(adj: torch.Tensor, offsets: torch.Tensor, fe: dict, compute=redistribution_features) -> np.ndarray:
+    """(n, 28) load-redistribution estimate (:func:`trussvae.data.physics.redistribution_features`, or the
+    columns of ``compute``); zeros where there is no frame."""
     t0 = time.time()
     out = []
     for s in range(0, len(adj), 10000):
-        out.append(redistribution_features(adj[s:s + 10000].numpy(), offsets[s:s + 10000].double().numpy(), fe))
+        out.append(compute(adj[s:s + 10000].numpy(), offsets[s:s + 10000].double().numpy(), fe))
         print(f"  strut features {min(s + 10000, len(adj))}/{len(adj)} ({time.time() - t0:.0f} s)", flush=True)
     return np.nan_to_num(np.concatenate(out), nan=0.0)
 
@@ -69,6 +72,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--augment", action="store_true", help="one of the 16 e3-keeping operations per sample")
     ap.add_argument("--strut-features", action="store_true", help="add the strut load-redistribution estimate")
+    ap.add_argument("--postbuckling", action="store_true", help="add the sequentially linear buckled-strut curve")
     ap.add_argument("--max-train", type=int, default=None, help="use the first k training rows")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -111,7 +115,11 @@ def main() -> None:
     if a.strut_features:  # invariant under the e3-keeping operations: computed once, kept under augmentation
         extra = {s: torch.as_tensor(strut_features(sets[s]["adj"], sets[s]["offsets"], settings), dtype=x.dtype)
                  for s, x in X.items()}
-        X = {s: torch.cat([x, extra[s]], 1) for s, x in X.items()}
+    if a.postbuckling:
+        extra = {s: torch.cat([e, torch.as_tensor(strut_features(sets[s]["adj"], sets[s]["offsets"], settings,
+                                                                 postbuckling_features), dtype=e.dtype)], 1)
+                 for s, e in extra.items()}
+    X = {s: torch.cat([x, extra[s]], 1) for s, x in X.items()}
     print(f"features {X['train'].shape} in {time.time() - t0:.0f} s", flush=True)
     dims = [X["train"].shape[1], *a.hidden]
     layers = []
@@ -169,12 +177,13 @@ def main() -> None:
     test = evaluate("test")
     train = evaluate("train", torch.as_tensor(np.sort(np.random.default_rng(a.seed).choice(n, min(n, 20000), False))))
     out = {"run": str(a.run), "inputs": a.inputs, "hidden": a.hidden, "augment": a.augment,
-           "strut_features": a.strut_features, "epochs": epoch,
+           "strut_features": a.strut_features, "postbuckling": a.postbuckling, "epochs": epoch,
            "minutes": (time.time() - t0) / 60, "lr": a.lr, "batch": a.batch, "seed": a.seed, "n_train": n,
            **{k: v for k, v in test.items() if "nrmse" in k or k.endswith("r2_min")},
            **{k: v for k, v in train.items() if "nrmse" in k}, "history": history}
     print({k: round(v, 4) for k, v in out.items() if isinstance(v, float)}, flush=True)
-    tag = f"{a.inputs}{'_struts' if a.strut_features else ''}{f'_{a.max_train}' if a.max_train else ''}"
+    tag = (f"{a.inputs}{'_struts' if a.strut_features else ''}{'_postbuckling' if a.postbuckling else ''}"
+           f"{f'_{a.max_train}' if a.max_train else ''}")
     (a.run / f"curve_ceiling_{tag}.json").write_text(json.dumps(out, indent=1))
 
 

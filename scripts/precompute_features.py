@@ -5,7 +5,8 @@
 
 ``python train.py experiment=nonlinear`` computes the buckling features (``model.curve_features``) of the
 rows it uses when it starts, ~10 ms (``buckling``) or 15-40 ms (``buckling2``) a structure (``redistribution``:
-the ``buckling2`` cache and ~2 ms more, cached apart in ``features/redistribution.npz``): up to 2 hours of
+the ``buckling2`` cache and ~2 ms more, cached apart in ``features/redistribution.npz``; ``postbuckling``: those
+and ~3 ms more, in ``features/postbuckling.npz``): up to 2 hours of
 one core for 200,000 structures before the first epoch. This computes them beforehand into the same cache
 (``<data>/features/<kind>.npz``, :func:`trussvae.data.physics.load_or_compute_buckling`) with the settings a
 training run uses (the data set's nonlinear label settings, :func:`~trussvae.data.physics.buckling_fe_settings`),

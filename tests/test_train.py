@@ -197,6 +197,14 @@ def test_second_order_buckling_features_reach_the_batches(nonlinear_store):
     torch.testing.assert_close(more[:, :17], phys)
     assert buckling_feature_path(nonlinear_store.root, "redistribution").is_file()
     assert ((more[:, 17:43] >= 0) & (more[:, 17:43] <= 1)).all() and (more[:, 43] > 0).all()
+    # + the buckled-strut curve: the same 45, then its 26 secant ratios
+    dm = TrussDataModule(nonlinear_store.root, target="nonlinear", label_transform="log", physics="ritz",
+                         physics_hops=1, curve_features="postbuckling", max_train=20)
+    dm.setup()
+    most = dm.datasets["train"].tensors["phys"]
+    assert most.shape == (20, 71) and torch.isfinite(most).all()
+    torch.testing.assert_close(most[:, :45], more)
+    assert ((most[:, 45:] > 0) & (most[:, 45:] <= 1 + 1e-6)).all()
 
 
 def test_config_typo_fails_clearly(labelled_store, tmp_path):

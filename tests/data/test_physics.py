@@ -10,6 +10,7 @@ from trussvae.data.physics import (
     BUCKLING2_NAMES,
     BUCKLING_NAMES,
     BUCKLING_STRAIN_CAP,
+    POSTBUCKLING_NAMES,
     REDISTRIBUTION_NAMES,
     buckling_fe_settings,
     buckling_feature_path,
@@ -19,6 +20,7 @@ from trussvae.data.physics import (
     load_or_compute_buckling,
     load_or_compute_ritz,
     physics_fe_settings,
+    postbuckling_features,
     redistribution_features,
     ritz_features,
 )
@@ -261,3 +263,42 @@ def test_redistribution_kind_is_the_second_order_cache_and_its_own_columns(array
     assert buckling_feature_path(tmp_path, "redistribution").is_file()
     with np.load(buckling_feature_path(tmp_path, "redistribution")) as z:
         assert z["features"].shape == (5, 28)
+
+
+def test_postbuckling_features_are_the_buckled_strut_secants(arrays, tmp_path, monkeypatch):
+    """(n, 26) secant ratios of the sequentially linear curve: 1 before the first strut buckles, falling, fixed
+    ends above pinned ones; NaN for a non-frame. kind="postbuckling": the 36 redistribution columns (from their
+    caches, not recomputed) then these 26, cached in features/postbuckling.npz."""
+    import trussvae.data.physics as physics
+    from trussvae.fem.strut_buckling import strut_buckling_curves
+
+    adj, off = arrays[0][:5], arrays[1][:5]
+    f = postbuckling_features(adj[:3], off[:3])
+    k = len(LABEL_STRAINS)
+    assert f.shape == (3, len(POSTBUCKLING_NAMES)) == (3, 2 * k)
+    assert np.all((f > 0) & (f <= 1 + 1e-12))
+    assert np.all(np.diff(f[:, :k], axis=1) <= 1e-12) and np.all(np.diff(f[:, k:], axis=1) <= 1e-12)
+    assert np.all(f[:, :k] <= f[:, k:] + 1e-9)
+    res = strut_buckling_curves(arrays_to_graph(adj[1] > 0.5, off[1]).to_frame(0.15))
+    np.testing.assert_allclose(f[1], (res.stress / (res.initial_modulus * LABEL_STRAINS)).ravel(), rtol=1e-12)
+    bad = adj[:2].copy()
+    bad[0] = 0
+    g = postbuckling_features(bad, off[:2])
+    assert np.all(np.isnan(g[0])) and np.array_equal(g[1], f[1])
+
+    full = buckling_features(adj[:3], off[:3], kind="postbuckling")
+    assert full.shape == (3, 62)
+    np.testing.assert_array_equal(full[:, 36:], f)
+    red = load_or_compute_buckling(tmp_path, adj, off, rows=[0, 1, 2], kind="redistribution")
+
+    def no_recompute(*a, **k):
+        raise AssertionError("the redistribution columns must come from their caches")
+
+    monkeypatch.setattr(physics, "linear_buckling", no_recompute)
+    monkeypatch.setattr(physics, "strut_compression_rates", no_recompute)
+    h = load_or_compute_buckling(tmp_path, adj, off, rows=[0, 1, 2], kind="postbuckling")
+    assert h.shape == (5, 62) and np.all(np.isnan(h[3:]))
+    np.testing.assert_array_equal(h[:3, :36], red[:3])
+    np.testing.assert_allclose(h[:3, 36:], f, rtol=1e-6, atol=1e-9)  # (the cache takes the offsets as float32)
+    with np.load(buckling_feature_path(tmp_path, "postbuckling")) as z:
+        assert z["features"].shape == (5, 26)

@@ -1,6 +1,6 @@
 """model.curve_baseline=ritz: nonlinear curves predicted relative to the Ritz linear estimate, and
-model.curve_features=buckling / buckling2 / redistribution: the (second-order) buckling analysis (and the struts'
-load redistribution) as inputs of the physics head (issue 13)."""
+model.curve_features=buckling / buckling2 / redistribution / postbuckling: the (second-order) buckling analysis
+(and the struts' load redistribution, and the buckled-strut curve) as inputs of the physics head (issue 13)."""
 
 from __future__ import annotations
 
@@ -121,10 +121,12 @@ def test_buckling_features_enter_the_physics_head(data, buckling):
 
 
 @pytest.mark.parametrize("kind, width, columns", [("buckling2", 17, (13, 14, 15, 16)),
-                                                  ("redistribution", 45, (17, 30, 43, 44))])
+                                                  ("redistribution", 45, (17, 30, 43, 44)),
+                                                  ("postbuckling", 71, (17, 44, 45, 58, 70))])
 def test_curve_features_beyond_the_first_order_enter_the_physics_head(data, buckling, kind, width, columns):
     """buckling2: + the second-order analysis (4 columns); redistribution: + those and the 28 load-redistribution
-    columns (a pinned share, a fixed share, the axial share, the first strut's strain are moved below)."""
+    columns (a pinned share, a fixed share, the axial share, the first strut's strain are moved below);
+    postbuckling: + those and the 26 buckled-strut secant ratios (a pinned, a fixed one)."""
     adj, off, _, _, _, norm = data
     net = _model(norm, curve_features=kind).net
     assert net.n_physics_features == width and net.predictor.net[0].in_features == net.layout.d + width
@@ -132,8 +134,10 @@ def test_curve_features_beyond_the_first_order_enter_the_physics_head(data, buck
         feats = net.physics_features(adj[:4], off[:4])
         assert feats.shape == (4, width) and torch.isfinite(feats).all()
         torch.testing.assert_close(feats[:, :13], buckling[:4], rtol=1e-5, atol=1e-9)  # the first-order columns
-        if kind == "redistribution":  # shares of the axial energy in the struts past their Euler strain
+        if kind != "buckling2":  # shares of the axial energy in the struts past their Euler strain
             assert ((feats[:, 17:43] >= 0) & (feats[:, 17:43] <= 1 + 1e-6)).all()
+        if kind == "postbuckling":  # secant ratios of the buckled-strut curve
+            assert ((feats[:, 45:] > 0) & (feats[:, 45:] <= 1 + 1e-6)).all()
         mu, _ = net.encode(adj[:4], off[:4], feats)
         sigma = net.predict_physical(mu, feats)
         assert torch.isfinite(sigma).all() and (sigma > 0).all()

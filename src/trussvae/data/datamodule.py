@@ -109,10 +109,10 @@ class TrussDataModule(pl.LightningDataModule):
         num_workers, pin_memory: passed to the DataLoaders (0 workers is fastest for in-memory data).
         physics: ``"none"`` (default) | ``"ritz"``: add the ``phys`` features (``model.physics``).
         physics_hops: relaxation hops of the Ritz features (default 2).
-        curve_features: ``"none"`` (default) | ``"buckling"`` | ``"buckling2"`` | ``"redistribution"``: append
-            the 4 (8, 36) curve features of the rows with valid labels to ``phys`` (``model.curve_features``;
-            nonlinear target with physics ritz; cached row by row in ``<data_dir>/features/<kind>.npz``, ~10
-            (40, 42) ms a new structure).
+        curve_features: ``"none"`` (default) | ``"buckling"`` | ``"buckling2"`` | ``"redistribution"`` |
+            ``"postbuckling"``: append the 4 (8, 36, 62) curve features of the rows with valid labels to
+            ``phys`` (``model.curve_features``; nonlinear target with physics ritz; cached row by row in
+            ``<data_dir>/features/<kind>.npz``, ~10 (40, 42, 45) ms a new structure).
         max_train: train on a random subset of ``max_train`` of the training rows with valid labels
             (a prefix of one permutation seeded by ``split_seed``, so smaller subsets are nested in
             larger ones), for learning curves over the data size; validation and test splits are

@@ -63,13 +63,14 @@ from trussvae.fem.linear import MechanismError
 from trussvae.fem.nonlinear import linear_buckling, strut_compression_rates
 from trussvae.fem.ritz import DEFAULT_HOPS, ritz_stiffness_many
 from trussvae.fem.settings import NonlinearFESettings
+from trussvae.fem.strut_buckling import strut_buckling_curves
 from trussvae.io.store import atomic_save_npz
 
 __all__ = ["PHYSICS_KINDS", "ritz_features", "load_or_compute_ritz", "physics_fe_settings", "complete_fe",
            "feature_path", "CURVE_FEATURE_KINDS", "BUCKLING_NAMES", "BUCKLING_STRAIN_CAP", "buckling_fe_settings",
            "complete_buckling_fe", "buckling_features", "load_or_compute_buckling", "buckling_feature_path",
            "BUCKLING2_NAMES", "CURVE_FEATURE_NAMES", "REDISTRIBUTION_NAMES", "REDISTRIBUTION_KIND_NAMES",
-           "redistribution_features"]
+           "redistribution_features", "POSTBUCKLING_NAMES", "postbuckling_features"]
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ PHYSICS_KINDS = ("none", "ritz")
 #: the FE settings the features depend on (a subset of a label set's ``fe`` record in meta.json)
 _FE_KEYS = ("E_s", "nu_s", "beam", "relative_density")
 #: values of ``model.curve_features``
-CURVE_FEATURE_KINDS = ("none", "buckling", "buckling2", "redistribution")
+CURVE_FEATURE_KINDS = ("none", "buckling", "buckling2", "redistribution", "postbuckling")
 #: columns of :func:`buckling_features` (``kind="buckling"``)
 BUCKLING_NAMES = ("E3_0", "eps_cr1", "eps_cr2", "eps_cr3")
 #: columns of ``kind="buckling2"``: the above and the second-order analysis
@@ -95,6 +96,12 @@ REDISTRIBUTION_NAMES = (tuple(f"buckled_pinned_{k:02d}" for k in range(len(LABEL
 #: columns of ``kind="redistribution"``: the second-order buckling features and :func:`redistribution_features`
 REDISTRIBUTION_KIND_NAMES = BUCKLING2_NAMES + REDISTRIBUTION_NAMES
 CURVE_FEATURE_NAMES["redistribution"] = REDISTRIBUTION_KIND_NAMES
+#: columns of :func:`postbuckling_features`: per label strain the secant modulus of the sequentially linear
+#: buckled-strut curve over the linear cell's, pinned ends, then fixed ends
+POSTBUCKLING_NAMES = (tuple(f"secant_pinned_{k:02d}" for k in range(len(LABEL_STRAINS)))
+                      + tuple(f"secant_fixed_{k:02d}" for k in range(len(LABEL_STRAINS))))
+#: columns of ``kind="postbuckling"``: those of ``"redistribution"`` and :func:`postbuckling_features`
+CURVE_FEATURE_NAMES["postbuckling"] = REDISTRIBUTION_KIND_NAMES + POSTBUCKLING_NAMES
 #: critical strains are stored at most this (a cell with fewer unstable modes has ``inf``)
 BUCKLING_STRAIN_CAP = 10.0
 #: the nonlinear label settings the buckling features depend on
@@ -204,7 +211,8 @@ def buckling_features(adjacency, offsets, fe: dict | None = None, kind: str = "b
     (:func:`complete_buckling_fe`); ``kind="buckling2"``: (n, 8), :data:`BUCKLING2_NAMES` (the second-order
     analysis; where its load path fails, rare, the second-order strain falls back to ``eps_cr1`` and the
     tangent ratio is NaN); ``kind="redistribution"``: (n, 36), those 8 and the 28 of
-    :func:`redistribution_features`. Strains are capped at :data:`BUCKLING_STRAIN_CAP`. Structures that are not a
+    :func:`redistribution_features`; ``kind="postbuckling"``: (n, 62), those 36 and the 26 of
+    :func:`postbuckling_features`. Strains are capped at :data:`BUCKLING_STRAIN_CAP`. Structures that are not a
     stable frame get NaN; callers decide what a missing feature means."""
     fe = complete_buckling_fe(fe)
     names = CURVE_FEATURE_NAMES[_check_kind(kind)]
@@ -212,6 +220,9 @@ def buckling_features(adjacency, offsets, fe: dict | None = None, kind: str = "b
     if kind == "redistribution":
         return np.hstack([buckling_features(adjacency, offsets, fe, "buckling2"),
                           redistribution_features(adjacency, offsets, fe)])
+    if kind == "postbuckling":
+        return np.hstack([buckling_features(adjacency, offsets, fe, "redistribution"),
+                          postbuckling_features(adjacency, offsets, fe)])
     out = np.full((len(adjacency), len(names)), np.nan)
     kw = {k: fe[k] for k in ("E_s", "nu_s", "beam", "confined", "imperfection", "seed")}
     second = kind == "buckling2"
@@ -267,22 +278,52 @@ def redistribution_features(adjacency, offsets, fe: dict | None = None) -> np.nd
     return out
 
 
+def postbuckling_features(adjacency, offsets, fe: dict | None = None) -> np.ndarray:
+    """(n, 351) adjacency vectors and (n, 27) offsets -> (n, 26) post-buckling estimate of the labels'
+    compression along e3 (:data:`POSTBUCKLING_NAMES`): the sequentially linear curve of
+    :func:`~trussvae.fem.strut_buckling.strut_buckling_curves` (the struts buckle one by one at their Euler strain
+    and keep their critical force, the load redistributes over the rest; the settings ``fe`` as for
+    :func:`buckling_features`), as its secant modulus at each label strain over the linear cell's (1 before the
+    first strut buckles), with pinned and with fixed ends. Where :func:`redistribution_features` stages the
+    linear response, this follows the redistribution. ~5-10 ms a structure; a response along e3. Structures
+    that are not a stable frame get NaN."""
+    fe = complete_buckling_fe(fe)
+    adjacency, offsets = _structure_arrays("postbuckling_features", adjacency, offsets)
+    out = np.full((len(adjacency), len(POSTBUCKLING_NAMES)), np.nan)
+    kw = {k: fe[k] for k in ("E_s", "nu_s", "beam", "confined")}
+    for i in range(len(adjacency)):
+        try:
+            frame = arrays_to_graph(adjacency[i] > 0.5, offsets[i]).to_frame(fe["relative_density"])
+            res = strut_buckling_curves(frame, LABEL_STRAINS, **kw)
+        except (TrussGraphError, MechanismError, ValueError, np.linalg.LinAlgError):
+            continue
+        out[i] = (res.stress / (res.initial_modulus * LABEL_STRAINS[None, :])).ravel()
+    return out
+
+
 def buckling_feature_path(data_dir: str | Path, kind: str = "buckling") -> Path:
     """Where :func:`load_or_compute_buckling` caches the ``kind`` features of a store (for
-    ``"redistribution"``: its own 28 columns, beside the ``buckling2`` cache)."""
+    ``"redistribution"``: its own 28 columns, beside the ``buckling2`` cache; ``"postbuckling"``: its own 26)."""
     return Path(data_dir) / "features" / f"{_check_kind(kind)}.npz"
 
 
 def load_or_compute_buckling(data_dir: str | Path, adjacency, offsets, fe: dict | None = None, rows=None,
                              log_every: int = 5000, kind: str = "buckling") -> np.ndarray:
-    """The (n, 4) buckling features (``kind="buckling2"``: (n, 8), ``"redistribution"``: (n, 36)) of a store's
+    """The (n, 4) buckling features (``kind="buckling2"``: (n, 8), ``"redistribution"``: (n, 36),
+    ``"postbuckling"``: (n, 62)) of a store's
     structures at ``rows`` (default: all; NaN elsewhere).
 
     Cached in :func:`buckling_feature_path` with the settings and a checksum of all inputs: rows computed
     before with the same settings and structures are reused, the others computed and added (the cache is
     written every ``log_every`` new rows, so an interrupted run keeps what it computed). ``"redistribution"``
     is the ``buckling2`` cache (computed where missing) and its own 28 columns, cached in
-    ``features/redistribution.npz``."""
+    ``features/redistribution.npz``; ``"postbuckling"`` is the ``"redistribution"`` caches and its own 26 columns in
+    ``features/postbuckling.npz``."""
+    if kind == "postbuckling":
+        base = load_or_compute_buckling(data_dir, adjacency, offsets, fe, rows, log_every, "redistribution")
+        own = _load_or_compute_rows(data_dir, adjacency, offsets, fe, rows, log_every, kind,
+                                    POSTBUCKLING_NAMES, postbuckling_features)
+        return np.hstack([base, own])
     if kind == "redistribution":
         b2 = load_or_compute_buckling(data_dir, adjacency, offsets, fe, rows, log_every, "buckling2")
         own = _load_or_compute_rows(data_dir, adjacency, offsets, fe, rows, log_every, kind,

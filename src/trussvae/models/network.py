@@ -60,7 +60,9 @@ critical strain (``log``), the pre-buckling tangent ratio (clamped to [-2, 2]), 
 adds to those the 28 columns of :func:`trussvae.data.physics.redistribution_features` (~2 ms a structure): per
 label strain the share of the linear axial energy in the struts past their Euler strain (pinned, fixed ends;
 as they are, in [0, 1]), the axial share of the cell's energy (as it is) and the first strut's buckling strain
-(a log, clamped to [-12, 4]).
+(a log, clamped to [-12, 4]). ``curve_features="postbuckling"`` adds to those the 26 columns of
+:func:`trussvae.data.physics.postbuckling_features` (~3 ms a structure, as they are, in (0, 1]): the secant
+modulus ratio of the sequentially linear buckled-strut curve at each label strain, pinned and fixed ends.
 
 Callers may pass ``phys`` (the data module's cached features); :meth:`TrussVAENet.predict_inputs` and
 :meth:`TrussVAENet.encode` compute it from ``adj`` and ``offsets`` when it is not given (numba FE
@@ -138,16 +140,18 @@ def physics_head_inputs(phys: torch.Tensor, curve_features: str = "none") -> tor
     components and ``E3_0`` as ``asinh(x / PHYS_SCALE)``, critical strains as ``log``, and with
     ``"buckling2"`` the tangent ratio clamped to [-2, 2], ``log(sway share + 1e-6)``, ``log(1 + close modes)``;
     ``"redistribution"``: the same and the redistribution columns (shares as they are, the log strain clamped to
-    [-12, 4])."""
+    [-12, 4]); ``"postbuckling"``: those and the buckled-strut secant ratios as they are."""
     parts = [torch.asinh(phys[:, :9] / PHYS_SCALE)]
     if curve_features != "none":
         parts += [torch.asinh(phys[:, 9:10] / PHYS_SCALE),
                   torch.log(phys[:, 10:13].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP))]
-    if curve_features in ("buckling2", "redistribution"):
+    if curve_features in ("buckling2", "redistribution", "postbuckling"):
         parts += [torch.log(phys[:, 13:14].clamp(min=1e-4, max=BUCKLING_STRAIN_CAP)), phys[:, 14:15].clamp(-2.0, 2.0),
                   torch.log(phys[:, 15:16].clamp(min=0.0) + 1e-6), torch.log1p(phys[:, 16:17].clamp(min=0.0))]
-    if curve_features == "redistribution":
+    if curve_features in ("redistribution", "postbuckling"):
         parts += [phys[:, 17:44], phys[:, 44:45].clamp(-12.0, 4.0)]
+    if curve_features == "postbuckling":
+        parts.append(phys[:, 45:71])
     return torch.cat(parts, dim=-1)
 
 
@@ -192,8 +196,9 @@ class TrussVAENet(nn.Module):
         physics_hidden: hidden sizes of the physics-feature MLP (``physics_input="encoder"``).
         curve_baseline: ``"none"`` or ``"ritz"`` (nonlinear curves relative to the Ritz linear estimate,
             module doc; needs ``target="nonlinear"``, ``physics="ritz"``, ``physics_input="predictor"``).
-        curve_features: ``"none"``, ``"buckling"``, ``"buckling2"`` or ``"redistribution"`` (the buckling
-            features as a further input of the physics head, module doc; needs ``curve_baseline="ritz"``).
+        curve_features: ``"none"``, ``"buckling"``, ``"buckling2"``, ``"redistribution"`` or ``"postbuckling"``
+            (the buckling features as a further input of the physics head, module doc; needs
+            ``curve_baseline="ritz"``).
         curve_fe: the settings of the buckling features (those of the training data's nonlinear labels:
             E_s, nu_s, beam, relative_density, confined, imperfection, seed).
         decoder_input: ``"split"`` (the paper's: the adjacency decoder reads topology + shared latents,
@@ -297,7 +302,7 @@ class TrussVAENet(nn.Module):
 
     @property
     def n_physics_features(self) -> int:
-        """Width of ``phys``: 9 Ritz components (+ the 4, 8 or 36 curve features of ``curve_features``), 0
+        """Width of ``phys``: 9 Ritz components (+ the 4, 8, 36 or 62 curve features of ``curve_features``), 0
         without."""
         if self.physics == "none":
             return 0
