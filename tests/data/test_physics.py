@@ -302,3 +302,12 @@ def test_postbuckling_features_are_the_buckled_strut_secants(arrays, tmp_path, m
     np.testing.assert_allclose(h[:3, 36:], f, rtol=1e-6, atol=1e-9)  # (the cache takes the offsets as float32)
     with np.load(buckling_feature_path(tmp_path, "postbuckling")) as z:
         assert z["features"].shape == (5, 26)
+    # cached: not recomputed; a cache of another version of the computation is
+    calls = []
+    monkeypatch.setattr(physics, "postbuckling_features",
+                        lambda a, o, fe: calls.append(len(a)) or np.zeros((len(a), 26)))
+    np.testing.assert_array_equal(load_or_compute_buckling(tmp_path, adj, off, rows=[0, 1, 2], kind="postbuckling"), h)
+    assert calls == []
+    monkeypatch.setitem(physics._FEATURE_VERSIONS, "postbuckling", physics._FEATURE_VERSIONS["postbuckling"] + 1)
+    assert np.all(load_or_compute_buckling(tmp_path, adj, off, rows=[0, 1, 2], kind="postbuckling")[:3, 36:] == 0)
+    assert sum(calls) == 3

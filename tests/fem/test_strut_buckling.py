@@ -7,27 +7,42 @@ from trussvae.fem import PeriodicFrame, homogenize
 from trussvae.fem.elasticity import LABEL_STRAINS, youngs_moduli
 from trussvae.fem.linear import MechanismError
 from trussvae.fem.nonlinear import strut_compression_rates
-from trussvae.fem.strut_buckling import _system, euler_strains, strut_buckling_curves
+from trussvae.fem.strut_buckling import _system, chain_lengths, euler_strains, strut_buckling_curves
 from trussvae.generation import elementary, generate_structures
 
 
 def test_simple_cubic_is_linear_to_the_euler_strain_then_the_elastica_plateau():
-    """Only the two vertical struts carry the load: the curve is E3 eps up to their Euler strain, then the
-    elastica's initial post-buckling slope, rho E3 with rho = eps_E / 2 (pinned); with fixed ends (4x the
-    strain, beyond the last label strain here) it stays linear."""
+    """Only the vertical column carries the load (two half struts through a mid-edge node without other struts:
+    one column of the cell's height). The curve is E3 eps up to its Euler strain, then the elastica's initial
+    post-buckling slope, rho E3 with rho = eps_E / 2; pinned ends (eps_E) and fixed ends (4 eps_E)."""
     sc = elementary("simple_cubic").to_frame(relative_density=0.15)
+    np.testing.assert_allclose(sc.strut_lengths(), 0.5)
+    np.testing.assert_allclose(chain_lengths(sc), 1.0)
     res = strut_buckling_curves(sc)
     vertical = np.abs(sc.strut_vectors()[:, 2]) > 0.9 * sc.strut_lengths()
-    eps_e = euler_strains(sc)[vertical][0]
-    assert LABEL_STRAINS[0] < eps_e < LABEL_STRAINS[-1] < 4 * eps_e
+    r = sc.radii()[vertical][0]
     e3 = youngs_moduli(homogenize(sc))[2]
     assert res.initial_modulus == pytest.approx(e3, rel=1e-9)
-    expected = np.where(LABEL_STRAINS <= eps_e, e3 * LABEL_STRAINS, e3 * (eps_e + eps_e / 2 * (LABEL_STRAINS - eps_e)))
-    np.testing.assert_allclose(res.stress[0], expected, rtol=1e-9)
-    np.testing.assert_allclose(res.stress[1], e3 * LABEL_STRAINS, rtol=1e-9)
-    np.testing.assert_array_equal(res.buckled_struts[0], vertical)
-    assert not res.buckled_struts[1].any()
-    np.testing.assert_allclose(res.buckled[0], np.where(LABEL_STRAINS > eps_e, vertical.mean(), 0.0))
+    for i, f in enumerate((1.0, 4.0)):
+        eps_e = f * np.pi**2 * r**2 / 4
+        assert euler_strains(sc, f)[vertical][0] == pytest.approx(eps_e, rel=1e-12)
+        assert LABEL_STRAINS[0] < eps_e < LABEL_STRAINS[-1]
+        expected = np.where(LABEL_STRAINS <= eps_e, e3 * LABEL_STRAINS,
+                            e3 * (eps_e + eps_e / 2 * (LABEL_STRAINS - eps_e)))
+        np.testing.assert_allclose(res.stress[i], expected, rtol=1e-9)
+        np.testing.assert_array_equal(res.buckled_struts[i], vertical)
+        np.testing.assert_allclose(res.buckled[i], np.where(LABEL_STRAINS > eps_e, vertical.mean(), 0.0))
+
+
+def test_chains_join_only_straight_struts_through_unsupported_nodes():
+    """A kinked node of degree 2, or a node with more struts, ends a chain."""
+    cubic = PeriodicFrame(np.eye(3), [[0, 0, 0], [0, 0, 0.5]], [[0, 1], [1, 0]], [[0, 0, 0], [0, 0, 1]])
+    np.testing.assert_allclose(chain_lengths(cubic), 1.0)
+    kinked = PeriodicFrame(np.eye(3), [[0, 0, 0], [0.1, 0, 0.5]], [[0, 1], [1, 0]], [[0, 0, 0], [0, 0, 1]])
+    np.testing.assert_allclose(chain_lengths(kinked), kinked.strut_lengths())
+    for name in ("octet", "bcc"):
+        frame = elementary(name).to_frame(relative_density=0.15)
+        np.testing.assert_allclose(chain_lengths(frame), frame.strut_lengths())
 
 
 def _generated(n=3, seed=7):

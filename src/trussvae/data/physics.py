@@ -100,6 +100,8 @@ CURVE_FEATURE_NAMES["redistribution"] = REDISTRIBUTION_KIND_NAMES
 #: buckled-strut curve over the linear cell's, pinned ends, then fixed ends
 POSTBUCKLING_NAMES = (tuple(f"secant_pinned_{k:02d}" for k in range(len(LABEL_STRAINS)))
                       + tuple(f"secant_fixed_{k:02d}" for k in range(len(LABEL_STRAINS))))
+#: version of a kind's computation, recorded in its cache (kinds not listed: their first version)
+_FEATURE_VERSIONS = {"postbuckling": 2}  # 2: struts in a straight chain buckle as one column
 #: columns of ``kind="postbuckling"``: those of ``"redistribution"`` and :func:`postbuckling_features`
 CURVE_FEATURE_NAMES["postbuckling"] = REDISTRIBUTION_KIND_NAMES + POSTBUCKLING_NAMES
 #: critical strains are stored at most this (a cell with fewer unstable modes has ``inf``)
@@ -345,6 +347,8 @@ def _load_or_compute_rows(data_dir, adjacency, offsets, fe, rows, log_every, kin
     if len(rows) and (rows[0] < 0 or rows[-1] >= n):
         raise ValueError(f"rows must index the {n} structures, got {rows[0]}..{rows[-1]}")
     record = {"kind": kind, "fe": fe, "n": int(n), "inputs_checksum": _checksum(adjacency, offsets)}
+    if kind in _FEATURE_VERSIONS:  # a cache made by an earlier version of the computation is not reused
+        record["version"] = _FEATURE_VERSIONS[kind]
     path = buckling_feature_path(data_dir, kind)
     feats, done = np.full((n, len(names)), np.nan), np.zeros(n, bool)
     if path.is_file():

@@ -6,8 +6,10 @@ a large-deformation beam model, ~40 ms a curve. This module estimates the same c
 one by one, as an event-driven piecewise-linear analysis:
 
 * strut ``s`` (radius ``r``, length ``L``, axial stiffness ``k_s = E_s pi r^2 L`` per squared axial strain)
-  buckles when its compressive axial strain reaches its Euler strain ``eps_E = f pi^2 r^2 / (4 L^2)``
-  (``f = 1``: pinned ends; ``f = 4``: fixed ends; the real end restraint lies between);
+  buckles when its compressive axial strain reaches its Euler strain ``eps_E = f pi^2 r^2 / (4 L_c^2)``
+  (``f = 1``: pinned ends; ``f = 4``: fixed ends; the real end restraint lies between) with ``L_c`` the length
+  of its straight chain (``L`` unless it continues straight through nodes without other struts,
+  :func:`chain_lengths`);
 * after that it carries (about) its critical force: its axial tangent stiffness drops to the initial
   post-buckling stiffness of the Euler elastica, ``rho_s k_s`` with ``rho_s = eps_E / 2``; buckling is not
   undone (an estimate: a strut unloading again would recover its stiffness at ``eps_E``);
@@ -42,10 +44,12 @@ from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S, LAB
 from trussvae.fem.linear import MechanismError, mechanism_reason
 from trussvae.fem.periodic import assemble_system
 
-__all__ = ["StrutBucklingCurves", "strut_buckling_curves", "euler_strains", "END_FACTORS"]
+__all__ = ["StrutBucklingCurves", "strut_buckling_curves", "euler_strains", "chain_lengths", "END_FACTORS"]
 
 #: Euler-strain factors of the end conditions: pinned, fixed
 END_FACTORS = (1.0, 4.0)
+#: two struts at a node of degree 2 are one straight column when the cosine between them is below -this
+_COLLINEAR = 0.999
 #: the Voigt strains left free under uniaxial stress along e3 (all but 33)
 _FREE_STRAINS = (0, 1, 3, 4, 5)
 
@@ -105,8 +109,38 @@ def strut_buckling_curves(frame, strains=LABEL_STRAINS, factors=END_FACTORS, E_s
 
 
 def euler_strains(frame, factor: float = 1.0) -> np.ndarray:
-    """(n_struts,) Euler buckling strains ``factor pi^2 r^2 / (4 L^2)`` of the struts (1: pinned, 4: fixed ends)."""
-    return factor * np.pi**2 * frame.radii()**2 / (4.0 * frame.strut_lengths()**2)
+    """(n_struts,) Euler buckling strains ``factor pi^2 r^2 / (4 L_c^2)`` of the struts (``factor`` 1: pinned, 4:
+    fixed ends), with ``L_c`` the length of the straight chain the strut belongs to (:func:`chain_lengths`)."""
+    return factor * np.pi**2 * frame.radii()**2 / (4.0 * chain_lengths(frame)**2)
+
+
+def chain_lengths(frame, cos_tol: float = _COLLINEAR) -> np.ndarray:
+    """(n_struts,) length of the straight chain of each strut: struts meeting at a node that has no other strut
+    and continuing in the same direction (``cos < -cos_tol`` between the two, pointing away from the node) are
+    one column, which buckles as a whole (that node gives no lateral support). A strut elsewhere: its own
+    length. A chain closing on itself through the periodic images (a straight line through the cell with no
+    other support) is a column of the period's length."""
+    ends, length = frame.struts, frame.strut_lengths()
+    t = frame.strut_vectors() / length[:, None]
+    parent = np.arange(len(ends))
+
+    def root(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    degree = np.bincount(ends.ravel(), minlength=frame.n_nodes)
+    for k in np.flatnonzero(degree == 2):
+        (a, end_a), (b, end_b) = zip(*np.nonzero(ends == k))
+        if a == b:  # a strut from node k to its own image
+            continue
+        da = t[a] if end_a == 0 else -t[a]  # pointing away from node k
+        db = t[b] if end_b == 0 else -t[b]
+        if da @ db < -cos_tol:
+            parent[root(a)] = root(b)
+    roots = np.array([root(a) for a in range(len(ends))])
+    return np.bincount(roots, weights=length, minlength=len(ends))[roots]
 
 
 def _system(frame, E_s, nu_s, beam, confined):
