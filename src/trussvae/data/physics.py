@@ -287,7 +287,7 @@ def postbuckling_features(adjacency, offsets, fe: dict | None = None) -> np.ndar
     and keep their critical force, the load redistributes over the rest; the settings ``fe`` as for
     :func:`buckling_features`), as its secant modulus at each label strain over the linear cell's (1 before the
     first strut buckles), with pinned and with fixed ends. Where :func:`redistribution_features` stages the
-    linear response, this follows the redistribution. ~5-10 ms a structure; a response along e3. Structures
+    linear response, this follows the redistribution. ~3 ms a structure; a response along e3. Structures
     that are not a stable frame get NaN."""
     fe = complete_buckling_fe(fe)
     adjacency, offsets = _structure_arrays("postbuckling_features", adjacency, offsets)
