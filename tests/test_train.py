@@ -179,30 +179,23 @@ def test_nonlinear_buckling_features_train_cache_and_reload(nonlinear_store, tmp
 
 
 def test_second_order_buckling_features_reach_the_batches(nonlinear_store):
+    """buckling2 (17 columns), + the load redistribution (its 28 after the same 17, from the buckling2 cache),
+    + the buckled-strut curve (its 26 after the same 45)."""
     from trussvae.data.datamodule import TrussDataModule
 
-    dm = TrussDataModule(nonlinear_store.root, target="nonlinear", label_transform="log", physics="ritz",
-                         physics_hops=1, curve_features="buckling2", max_train=20)
-    dm.setup()
-    phys = dm.datasets["train"].tensors["phys"]
-    assert phys.shape == (20, 17) and torch.isfinite(phys).all()
-    assert buckling_feature_path(nonlinear_store.root, "buckling2").is_file()
-    assert (phys[:, 13] > 0).all() and ((phys[:, 15] >= 0) & (phys[:, 15] <= 1)).all()
-    # + the load redistribution: the same first 17 columns (from the buckling2 cache), then its 28
-    dm = TrussDataModule(nonlinear_store.root, target="nonlinear", label_transform="log", physics="ritz",
-                         physics_hops=1, curve_features="redistribution", max_train=20)
-    dm.setup()
-    more = dm.datasets["train"].tensors["phys"]
-    assert more.shape == (20, 45) and torch.isfinite(more).all()
-    torch.testing.assert_close(more[:, :17], phys)
-    assert buckling_feature_path(nonlinear_store.root, "redistribution").is_file()
+    phys = {}
+    for kind in ("buckling2", "redistribution", "postbuckling"):
+        dm = TrussDataModule(nonlinear_store.root, target="nonlinear", label_transform="log", physics="ritz",
+                             physics_hops=1, curve_features=kind, max_train=20)
+        dm.setup()
+        phys[kind] = dm.datasets["train"].tensors["phys"]
+        assert torch.isfinite(phys[kind]).all()
+        assert buckling_feature_path(nonlinear_store.root, kind).is_file()
+    b2, more, most = phys["buckling2"], phys["redistribution"], phys["postbuckling"]
+    assert (b2.shape, more.shape, most.shape) == ((20, 17), (20, 45), (20, 71))
+    assert (b2[:, 13] > 0).all() and ((b2[:, 15] >= 0) & (b2[:, 15] <= 1)).all()
+    torch.testing.assert_close(more[:, :17], b2)
     assert ((more[:, 17:43] >= 0) & (more[:, 17:43] <= 1)).all() and (more[:, 43] > 0).all()
-    # + the buckled-strut curve: the same 45, then its 26 secant ratios
-    dm = TrussDataModule(nonlinear_store.root, target="nonlinear", label_transform="log", physics="ritz",
-                         physics_hops=1, curve_features="postbuckling", max_train=20)
-    dm.setup()
-    most = dm.datasets["train"].tensors["phys"]
-    assert most.shape == (20, 71) and torch.isfinite(most).all()
     torch.testing.assert_close(most[:, :45], more)
     assert ((most[:, 45:] > 0) & (most[:, 45:] <= 1 + 1e-6)).all()
 
