@@ -233,7 +233,7 @@ def test_latent_split_override_and_sweep_configs_compose(labelled_store, tmp_pat
     nonlinear, reference = (_cfg(labelled_store.root, tmp_path, f"experiment={n}") for n in ("nonlinear", "reference"))
     assert (nonlinear.data.target, nonlinear.data.label_transform, nonlinear.model.curve_baseline) == \
         ("nonlinear", "log", "ritz")
-    assert nonlinear.data.curve_features == nonlinear.model.curve_features == "redistribution"
+    assert nonlinear.data.curve_features == nonlinear.model.curve_features == "postbuckling"
     assert nonlinear.model.physics == reference.model.physics == "ritz" and nonlinear.model.target == "nonlinear"
     assert (reference.model.augment, reference.model.decoder_input) == ("axes", "full")
     # the nonlinear runs keep the configuration they were measured with (docs/model.md)
