@@ -84,9 +84,12 @@ def main() -> None:
     if net.target != "nonlinear" or net.curve_baseline == "none":
         raise SystemExit(f"{a.run}: not a nonlinear run with curve_baseline=ritz (target {net.target!r}, "
                          f"curve_baseline {net.curve_baseline!r})")
-    if a.strut_features and net.curve_features == "redistribution":
-        raise SystemExit(f"{a.run} already reads the redistribution features (model.curve_features=redistribution): "
-                         "drop --strut-features")
+    if a.strut_features and net.curve_features in ("redistribution", "postbuckling"):
+        raise SystemExit(f"{a.run} already reads the redistribution features (model.curve_features="
+                         f"{net.curve_features}): drop --strut-features")
+    if a.postbuckling and net.curve_features == "postbuckling":
+        raise SystemExit(f"{a.run} already reads the buckled-strut curve (model.curve_features=postbuckling): "
+                         "drop --postbuckling")
     dm = run_datamodule(a.run, model)
     dm.setup()
     sets = {s: dm.datasets[s].tensors for s in ("train", "val", "test")}
