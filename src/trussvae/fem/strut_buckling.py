@@ -40,9 +40,9 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 
 from trussvae.fem.blas import single_threaded_blas
-from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S, LABEL_STRAINS
+from trussvae.fem.elasticity import DEFAULT_BEAM, DEFAULT_E_S, DEFAULT_NU_S, LABEL_STRAINS, VOIGT_ORDER
 from trussvae.fem.linear import MechanismError, mechanism_reason
-from trussvae.fem.periodic import assemble_system
+from trussvae.fem.periodic import VOIGT_STRAIN_BASIS, assemble_system
 
 __all__ = ["StrutBucklingCurves", "strut_buckling_curves", "euler_strains", "chain_lengths", "END_FACTORS"]
 
@@ -50,8 +50,9 @@ __all__ = ["StrutBucklingCurves", "strut_buckling_curves", "euler_strains", "cha
 END_FACTORS = (1.0, 4.0)
 #: two struts at a node of degree 2 are one straight column when the cosine between them is below -this
 _COLLINEAR = 0.999
-#: the Voigt strains left free under uniaxial stress along e3 (all but 33)
-_FREE_STRAINS = (0, 1, 3, 4, 5)
+#: the Voigt index of eps33 and those left free under uniaxial stress along e3 (all others)
+_E33 = VOIGT_ORDER.index((2, 2))
+_FREE_STRAINS = tuple(m for m in range(len(VOIGT_ORDER)) if m != _E33)
 
 
 @dataclass
@@ -100,8 +101,9 @@ def strut_buckling_curves(frame, strains=LABEL_STRAINS, factors=END_FACTORS, E_s
     stress = np.zeros((len(factors), len(strains)))
     share = np.zeros_like(stress)
     final = np.zeros((len(factors), len(e0)), bool)
+    pinned = euler_strains(frame)  # the chains once; the factors scale it
     for i, f in enumerate(factors):
-        eps_e = euler_strains(frame, f)
+        eps_e = f * pinned
         c = (1.0 - np.minimum(eps_e / 2.0, 1.0)) * k
         stress[i], share[i], final[i] = _march(strains, e0, H, E0V / V, c, eps_e, V)
     return StrutBucklingCurves(strains=strains, stress=stress, buckled=share, initial_modulus=E0V / V, rates=e0,
@@ -155,7 +157,7 @@ def _system(frame, E_s, nu_s, beam, confined):
     A[:n, n:] = F[fs].T
     A[n:, :n] = F[fs]
     A[n:, n:] = Kee[np.ix_(fs, fs)]
-    b = np.concatenate([F[2], Kee[fs, 2]])
+    b = np.concatenate([F[_E33], Kee[fs, _E33]])
     D = frame.strut_vectors()
     length = np.linalg.norm(D, axis=1)
     t = D / length[:, None]
@@ -168,9 +170,9 @@ def _system(frame, E_s, nu_s, beam, confined):
             dof = 6 * node + comp - 3
             ok = dof >= 0
             np.add.at(G, (rows[ok], dof[ok]), sign * t[ok, comp] / length[ok])
-    voigt = np.stack([t[:, 0]**2, t[:, 1]**2, t[:, 2]**2, t[:, 1] * t[:, 2], t[:, 0] * t[:, 2], t[:, 0] * t[:, 1]], 1)
+    voigt = np.einsum("si,mij,sj->sm", t, VOIGT_STRAIN_BASIS, t)  # axial strain of each unit Voigt strain
     G[:, n:] = voigt[:, fs]
-    return A, b, float(Kee[2, 2]), G, voigt[:, 2]
+    return A, b, float(Kee[_E33, _E33]), G, voigt[:, _E33]
 
 
 def _unbuckled_response(frame, E_s, nu_s, beam, confined):
@@ -187,7 +189,7 @@ def _unbuckled_response(frame, E_s, nu_s, beam, confined):
         raise MechanismError(f"no stiffness along e3 (E3 V = {E0V:g})")
     e0 = G @ x0 + g3  # elongation per unit extension = shortening per unit compression
     H = G @ X[:, 1:]
-    k = E_s * np.pi * frame.radii()**2 * np.linalg.norm(frame.strut_vectors(), axis=1)
+    k = E_s * np.pi * frame.radii()**2 * frame.strut_lengths()
     return e0, 0.5 * (H + H.T), float(E0V), k
 
 
