@@ -83,6 +83,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
+    if not 0 <= a.fe_points < 13:
+        raise SystemExit(f"--fe-points must be in [0, 12], got {a.fe_points}")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     model = TrussVAE.load_from_checkpoint(run_checkpoint(str(a.run)), map_location="cpu").eval()
@@ -128,8 +130,6 @@ def main() -> None:
         extra = {s: torch.cat([e, torch.as_tensor(strut_features(sets[s]["adj"], sets[s]["offsets"], settings,
                                                                  postbuckling_features), dtype=e.dtype)], 1)
                  for s, e in extra.items()}
-    if not 0 <= a.fe_points < 13:
-        raise SystemExit(f"--fe-points must be in [0, 12], got {a.fe_points}")
     if a.fe_points:  # the labels' own first points: what the FE run to LABEL_STRAINS[k - 1] gives (the same path)
         extra = {s: torch.cat([e, sets[s]["y"][:, :a.fe_points].to(e.dtype)], 1) for s, e in extra.items()}
     X = {s: torch.cat([x, extra[s]], 1) for s, x in X.items()}

@@ -30,9 +30,9 @@ def average_curves(preds, how: str = "mean") -> np.ndarray:
     ``"geometric"`` (of the stresses, which are positive)."""
     if how not in AVERAGES:
         raise ValueError(f"how must be one of {AVERAGES}, got {how!r}")
-    stack = np.stack([np.asarray(p, np.float64) for p in preds]) if len(preds) else None
-    if stack is None:
+    if len(preds) == 0:
         raise ValueError("average_curves needs at least one prediction")
+    stack = np.stack([np.asarray(p, np.float64) for p in preds])
     if how == "mean":
         return stack.mean(0)
     if np.any(stack <= 0):
