@@ -66,7 +66,7 @@ def held_out_predictions(run: str | Path, batch: int = 1024) -> dict[str, np.nda
     ``run/test_predictions.npz``, recomputed when the run's checkpoint changed)."""
     from trussvae.models import TrussVAE
     from trussvae.models.checkpoint import run_checkpoint
-    from trussvae.models.evaluation import _physical
+    from trussvae.models.evaluation import _physical, tta_predictions
     from trussvae.training import run_datamodule
 
     run = Path(run)
@@ -83,13 +83,12 @@ def held_out_predictions(run: str | Path, batch: int = 1024) -> dict[str, np.nda
     dm = run_datamodule(run, model)
     dm.setup()
     held = dm.datasets["test"].tensors
-    plain, tta = [], []
-    for s in range(0, len(held["adj"]), batch):
-        sl = slice(s, s + batch)
-        phys = held["phys"][sl] if "phys" in held else None
-        plain.append(_physical(net, net.predict_inputs(held["adj"][sl], held["offsets"][sl], phys)[1]))
-        tta.append(_physical(net, net.predict_tta(held["adj"][sl], held["offsets"][sl], phys=phys)))
-    out = {"true": _physical(net, held["y"]), "plain": np.concatenate(plain), "tta": np.concatenate(tta)}
+    phys = held.get("phys")
+    plain = [_physical(net, net.predict_inputs(held["adj"][s:s + batch], held["offsets"][s:s + batch],
+                                               None if phys is None else phys[s:s + batch])[1])
+             for s in range(0, len(held["adj"]), batch)]
+    out = {"true": _physical(net, held["y"]), "plain": np.concatenate(plain),
+           "tta": tta_predictions(net, held, batch)}
     np.savez(cache, checkpoint=ckpt, **out)
     return out
 

@@ -35,7 +35,7 @@ import torch
 from trussvae.models.paper_metrics import PaperMetrics, paper_validity
 
 __all__ = ["PaperMetricsCallback", "paper_split_metrics", "prior_paper_validity", "curve_metrics",
-           "train_subset", "CURVE_KEYS", "PAPER_KEYS"]
+           "tta_predictions", "train_subset", "CURVE_KEYS", "PAPER_KEYS"]
 
 #: metrics.json keys of every evaluated model (property keys: one per label name besides ``_min``)
 PAPER_KEYS = ("paper/adjacency_accuracy", "paper/node_r2_x", "paper/node_r2_y", "paper/node_r2_z",
@@ -51,6 +51,22 @@ CURVE_KEYS = ("test/curve_nrmse_mean", "test/curve_nrmse_median", "test/curve_nr
 def _physical(net, y_norm: torch.Tensor) -> np.ndarray:
     """Normalised (B, k) -> physical float64 numpy (the normaliser's numpy path, in float64)."""
     return net.normalizer.denormalize(y_norm.detach().cpu().double().numpy())
+
+
+@torch.no_grad()
+def tta_predictions(net, held: dict, batch_size: int = 4096) -> np.ndarray:
+    """(n, k) physical test-time-averaged predictions of the split tensors ``held`` (``adj``, ``offsets``, and
+    ``phys`` where the model reads physics features): :meth:`~trussvae.models.TrussVAENet.predict_tta` over its
+    default operations, in batches (what ``<stage>/curve_tta_*`` are computed from)."""
+    device = next(net.parameters()).device
+    phys = held.get("phys")
+    out = []
+    for start in range(0, len(held["adj"]), batch_size):
+        sl = slice(start, start + batch_size)
+        y = net.predict_tta(held["adj"][sl].to(device), held["offsets"][sl].to(device),
+                            phys=None if phys is None else phys[sl].to(device))
+        out.append(_physical(net, y))
+    return np.concatenate(out)
 
 
 @torch.no_grad()
@@ -212,23 +228,10 @@ class PaperMetricsCallback(pl.Callback):
         if getattr(net, "target", "linear") == "nonlinear":
             out.update(curve_metrics(y_true, y_pred, prefix=stage))
             if tta:
-                y_tta = self._tta_predictions(net, held)
+                y_tta = tta_predictions(net, held, self.batch_size)
                 out.update({k.replace(f"{stage}/curve_", f"{stage}/curve_tta_"): v
                             for k, v in curve_metrics(y_true, y_tta, prefix=stage).items()})
         return out
-
-    @torch.no_grad()
-    def _tta_predictions(self, net, held: dict) -> np.ndarray:
-        """(n, k) physical test-time-averaged predictions of the split tensors ``held``."""
-        device = next(net.parameters()).device
-        phys = held.get("phys")
-        out = []
-        for start in range(0, len(held["adj"]), self.batch_size):
-            sl = slice(start, start + self.batch_size)
-            y = net.predict_tta(held["adj"][sl].to(device), held["offsets"][sl].to(device),
-                                phys=None if phys is None else phys[sl].to(device))
-            out.append(_physical(net, y))
-        return np.concatenate(out)
 
     def _run(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         dm = trainer.datamodule
